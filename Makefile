@@ -1,0 +1,76 @@
+# fetch-awards - see README.md.  GNU make.
+
+CFLAGS ?= -O2 -g
+PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+	-Icommon -I$(PG_INCLUDE) -MMD -MP
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+TOOLS := sqs-recv pii-mask pg-load sqs-ack
+BINS := $(TOOLS:%=bin/%)
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:.c=.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=tests/unit/bin/%)
+
+# Each tool links only what it needs; the archive leaves the rest out.
+LIBS_sqs-recv := -lcurl -lyajl -lcrypto
+LIBS_sqs-ack := -lcurl -lyajl -lcrypto
+LIBS_pii-mask := -lyajl -lcrypto
+LIBS_pg-load := -lpq -lyajl
+UNIT_LIBS := -lcurl -lyajl -lcrypto -lpq
+
+all: $(BINS)
+
+bin/%: %/main.o common/libcommon.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< common/libcommon.a $(LIBS_$*) $(LDLIBS)
+
+common/libcommon.a: $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+tests/unit/bin/%: tests/unit/%.c common/libcommon.a
+	@mkdir -p tests/unit/bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< common/libcommon.a $(UNIT_LIBS) $(LDLIBS)
+
+deps:
+	@scripts/install-deps
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t || exit 1; done
+
+# The whole suite; installs what it needs first, like .ci/run.
+check: deps
+	$(MAKE) all unit
+	tests/run
+
+demo: deps
+	$(MAKE) all
+	scripts/demo
+
+# Same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	$(MAKE) clean
+	$(MAKE) CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all unit
+	ASAN_OPTIONS=detect_leaks=1 tests/run
+
+lint:
+	shellcheck -x pipeline.sh scripts/* tests/run tests/*.bash .ci/run
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BINS) pipeline.sh $(DESTDIR)$(BINDIR)/
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+
+clean:
+	rm -rf bin tests/unit/bin common/libcommon.a */*.o */*.d tests/unit/*.d
+
+.PHONY: all deps unit check demo asan lint install clean
+.SECONDARY: $(TOOLS:%=%/main.o)
+
+-include $(COMMON_SRC:.c=.d) $(TOOLS:%=%/main.d)

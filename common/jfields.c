@@ -1,0 +1,415 @@
+/*
+ * jfields.c - pick named fields out of one JSON object.  See jfields.h.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "jfields.h"
+#include "utf8.h"
+
+struct jfields_slot {
+	unsigned gen;		/* parse that filled the slot */
+	uint32_t hash;
+	size_t off, len;	/* the key, in the arena */
+};
+
+void
+jfields_init(struct jfields_parser *p, unsigned max_depth)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_depth = max_depth;
+}
+
+void
+jfields_free(struct jfields_parser *p)
+{
+	free(p->arena);
+	free(p->keys);
+	memset(p, 0, sizeof(*p));
+}
+
+const char *
+jfields_strerror(enum jfields_error e)
+{
+	switch (e) {
+	case JF_OK:		return "no error";
+	case JF_EUTF8:		return "not valid UTF-8";
+	case JF_ESURROGATE:	return "escape leaves an unpaired surrogate";
+	case JF_ESYNTAX:	return "not JSON";
+	case JF_ENOTOBJECT:	return "not a JSON object";
+	case JF_EDUPKEY:	return "duplicated key";
+	case JF_EDEPTH:		return "nested too deeply";
+	case JF_ENOMEM:		return "out of memory";
+	}
+	return "unknown error";
+}
+
+struct jfields_field *
+jfields_find(struct jfields_field *fields, size_t n, const char *parent,
+    const char *key)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct jfields_field *f = &fields[i];
+
+		if (strcmp(f->key, key) == 0 && (f->parent == parent ||
+		    (f->parent && parent && strcmp(f->parent, parent) == 0)))
+			return f;
+	}
+	return NULL;
+}
+
+/* Value of 4 hex digits at s, or -1. */
+static long
+hex4(const char *s)
+{
+	long v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/*
+ * Returns 0 when a \u escape in s[0..n) is half a surrogate pair.
+ * Backslashes are legal only inside strings, so no string tracking is
+ * needed; malformed escapes pass here and fail in the parser.
+ */
+static int
+surrogates_paired(const char *s, size_t n)
+{
+	const char *p = s, *end = s + n;
+
+	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+		long u;
+
+		if (end - p < 6 || p[1] != 'u' || (u = hex4(p + 2)) < 0) {
+			p += 2;
+			if (p >= end)
+				break;
+			continue;
+		}
+		p += 6;
+		if (u >= 0xdc00 && u <= 0xdfff)
+			return 0;
+		if (u >= 0xd800 && u <= 0xdbff) {
+			if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+				return 0;
+			u = hex4(p + 2);
+			if (u < 0xdc00 || u > 0xdfff)
+				return 0;
+			p += 6;
+		}
+	}
+	return 1;
+}
+
+/* Copies n bytes into the arena.  The arena is sized before the parse to
+ * the text's length, which no copy of parts of it can exceed. */
+static const char *
+keep(struct jfields_parser *p, const unsigned char *s, size_t n)
+{
+	char *dst;
+
+	if (p->arena_cap - p->arena_len < n) {
+		p->error = JF_ENOMEM;
+		return NULL;
+	}
+	dst = p->arena + p->arena_len;
+	memcpy(dst, s, n);
+	p->arena_len += n;
+	return dst;
+}
+
+static uint32_t
+fnv1a(const unsigned char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 16777619u;
+	return h;
+}
+
+/* Sizes the key set for at least want live keys, keeping the live ones. */
+static int
+keys_grow(struct jfields_parser *p, size_t want)
+{
+	struct jfields_slot *old = p->keys;
+	size_t oldcap = p->keys_cap, cap = oldcap ? oldcap : 16;
+
+	while (cap < want * 2)
+		cap *= 2;
+	if (cap == oldcap)
+		return 0;
+	if ((p->keys = calloc(cap, sizeof(*p->keys))) == NULL) {
+		p->keys = old;
+		return -1;
+	}
+	p->keys_cap = cap;
+	for (size_t i = 0; i < oldcap; i++) {
+		size_t j;
+
+		if (old[i].gen != p->gen)
+			continue;
+		for (j = old[i].hash & (cap - 1); p->keys[j].gen == p->gen;
+		    j = (j + 1) & (cap - 1))
+			;
+		p->keys[j] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* Records a top-level key; 0 when new, 1 when already seen, -1 no memory. */
+static int
+keys_add(struct jfields_parser *p, const unsigned char *k, size_t n)
+{
+	uint32_t h = fnv1a(k, n);
+	const char *copy;
+	size_t j;
+
+	if (keys_grow(p, p->keys_len + 1) < 0)
+		return -1;
+	for (j = h & (p->keys_cap - 1); p->keys[j].gen == p->gen;
+	    j = (j + 1) & (p->keys_cap - 1)) {
+		struct jfields_slot *s = &p->keys[j];
+
+		if (s->hash == h && s->len == n &&
+		    memcmp(p->arena + s->off, k, n) == 0)
+			return 1;
+	}
+	if ((copy = keep(p, k, n)) == NULL)
+		return -1;
+	p->keys[j] = (struct jfields_slot){ p->gen, h, (size_t)(copy -
+	    p->arena), n };
+	p->keys_len++;
+	return 0;
+}
+
+/* Wanted field named by key k[0..n) under the open parent, or NULL. */
+static struct jfields_field *
+wanted(struct jfields_parser *p, const unsigned char *k, size_t n)
+{
+	for (size_t i = 0; i < p->nfields; i++) {
+		struct jfields_field *f = &p->fields[i];
+
+		if (strlen(f->key) != n || memcmp(f->key, k, n) != 0)
+			continue;
+		if (p->depth == 1 && f->parent == NULL)
+			return f;
+		if (p->depth == 2 && f->parent != NULL && p->parent != NULL &&
+		    strlen(f->parent) == p->parent_len &&
+		    memcmp(f->parent, p->parent, p->parent_len) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+/* Is k[0..n) the parent of some wanted field? */
+static int
+is_parent(const struct jfields_parser *p, const unsigned char *k, size_t n)
+{
+	for (size_t i = 0; i < p->nfields; i++) {
+		const char *par = p->fields[i].parent;
+
+		if (par != NULL && strlen(par) == n && memcmp(par, k, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Takes the value that comes next for the pending field, if any.
+ * Returns 0 to stop the parse. */
+static int
+take(struct jfields_parser *p, enum jfields_type t, const unsigned char *s,
+    size_t n)
+{
+	struct jfields_field *f = p->pending;
+
+	p->pending = NULL;
+	if (p->depth == 0 && t != JF_OBJECT) {
+		p->error = JF_ENOTOBJECT;
+		return 0;
+	}
+	if (f == NULL)
+		return 1;
+	if (f->type != JF_ABSENT) {
+		p->error = JF_EDUPKEY;
+		return 0;
+	}
+	f->type = t;
+	if (s != NULL) {
+		if ((f->str = keep(p, s, n)) == NULL)
+			return 0;
+		f->len = n;
+	}
+	return 1;
+}
+
+static int
+on_null(void *ctx)
+{
+	return take(ctx, JF_NULL, NULL, 0);
+}
+
+static int
+on_bool(void *ctx, int b)
+{
+	(void)b;
+	return take(ctx, JF_BOOL, NULL, 0);
+}
+
+static int
+on_number(void *ctx, const char *s, size_t n)
+{
+	return take(ctx, JF_NUMBER, (const unsigned char *)s, n);
+}
+
+static int
+on_string(void *ctx, const unsigned char *s, size_t n)
+{
+	return take(ctx, JF_STRING, s, n);
+}
+
+static int
+open_container(struct jfields_parser *p, enum jfields_type t)
+{
+	if (!take(p, t, NULL, 0))
+		return 0;
+	if (++p->depth > p->max_depth) {
+		p->error = JF_EDEPTH;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+on_start_map(void *ctx)
+{
+	struct jfields_parser *p = ctx;
+
+	if (!open_container(p, JF_OBJECT))
+		return 0;
+	/* The object of a top-level key that names a wanted parent. */
+	if (p->depth == 2)
+		p->parent = p->candidate;
+	return 1;
+}
+
+static int
+on_start_array(void *ctx)
+{
+	return open_container(ctx, JF_ARRAY);
+}
+
+static int
+on_end(void *ctx)
+{
+	struct jfields_parser *p = ctx;
+
+	if (--p->depth < 2)
+		p->parent = NULL;
+	return 1;
+}
+
+static int
+on_map_key(void *ctx, const unsigned char *k, size_t n)
+{
+	struct jfields_parser *p = ctx;
+
+	if (p->depth == 1) {
+		int r = keys_add(p, k, n);
+
+		if (r != 0) {
+			p->error = r < 0 ? JF_ENOMEM : JF_EDUPKEY;
+			return 0;
+		}
+		p->candidate = NULL;
+		if (is_parent(p, k, n)) {
+			/* keys_add kept a copy: the last bytes kept */
+			p->candidate = p->arena + p->arena_len - n;
+			p->parent_len = n;
+		}
+	}
+	p->pending = p->depth <= 2 ? wanted(p, k, n) : NULL;
+	return 1;
+}
+
+static const yajl_callbacks callbacks = {
+	.yajl_null = on_null,
+	.yajl_boolean = on_bool,
+	.yajl_number = on_number,
+	.yajl_string = on_string,
+	.yajl_start_map = on_start_map,
+	.yajl_map_key = on_map_key,
+	.yajl_end_map = on_end,
+	.yajl_start_array = on_start_array,
+	.yajl_end_array = on_end,
+};
+
+enum jfields_error
+jfields_parse(struct jfields_parser *p, const char *text, size_t len,
+    struct jfields_field *fields, size_t n)
+{
+	yajl_handle h;
+	yajl_status st;
+
+	for (size_t i = 0; i < n; i++) {
+		fields[i].type = JF_ABSENT;
+		fields[i].str = NULL;
+		fields[i].len = 0;
+	}
+	if (!utf8_valid(text, len))
+		return JF_EUTF8;
+	if (!surrogates_paired(text, len))
+		return JF_ESURROGATE;
+	if (p->arena_cap < len) {
+		char *a = realloc(p->arena, len);
+
+		if (a == NULL)
+			return JF_ENOMEM;
+		p->arena = a;
+		p->arena_cap = len;
+	}
+	p->arena_len = 0;
+	if (++p->gen == 0) {	/* wrapped: stale slots would look live */
+		if (p->keys != NULL)
+			memset(p->keys, 0, p->keys_cap * sizeof(*p->keys));
+		p->gen = 1;
+	}
+	p->keys_len = 0;
+	p->fields = fields;
+	p->nfields = n;
+	p->depth = 0;
+	p->pending = NULL;
+	p->parent = p->candidate = NULL;
+	p->error = JF_OK;
+
+	if ((h = yajl_alloc(&callbacks, NULL, p)) == NULL)
+		return JF_ENOMEM;
+	/* Already checked, and more strictly than yajl would. */
+	yajl_config(h, yajl_dont_validate_strings, 1);
+	st = yajl_parse(h, (const unsigned char *)text, len);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	yajl_free(h);
+	if (st == yajl_status_ok)
+		return JF_OK;
+	if (st == yajl_status_client_canceled && p->error != JF_OK)
+		return p->error;
+	return JF_ESYNTAX;
+}

@@ -1,0 +1,169 @@
+/*
+ * login.c - validating login bodies.  See login.h.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "login.h"
+#include "utf8.h"
+
+/* Order of the fields in a body, as handed to jfields_parse. */
+enum { F_USER_ID, F_DEVICE_TYPE, F_IP, F_DEVICE_ID, F_LOCALE, F_APP_VERSION,
+    F_COUNT };
+
+/* The fixed reject phrases of a string field.  Built by a macro so each
+ * phrase is a constant naming its field: no formatting, no values. */
+struct text_rule {
+	size_t limit;		/* characters; 0: no limit of its own */
+	const char *type, *empty, *nul, *toolong;
+};
+
+#define TEXT_RULE(name, limit, limtext, types) { limit,		\
+	name ": not a " types, name ": empty string",			\
+	name ": contains U+0000", name ": longer than " limtext " characters" }
+
+#define OPT "string or null"
+
+static const struct text_rule text_rules[F_COUNT] = {
+	[F_USER_ID] = TEXT_RULE("user_id", LOGIN_MAX_USER_ID, "128", "string"),
+	[F_DEVICE_TYPE] = TEXT_RULE("device_type", LOGIN_MAX_SHORT, "32", OPT),
+	[F_IP] = TEXT_RULE("ip", 0, "no", OPT),
+	[F_DEVICE_ID] = TEXT_RULE("device_id", 0, "no", OPT),
+	[F_LOCALE] = TEXT_RULE("locale", LOGIN_MAX_SHORT, "32", OPT),
+	[F_APP_VERSION] = TEXT_RULE("app_version", 0, "no", OPT),
+};
+
+const char *
+login_check_text(const char *s, size_t n, size_t limit)
+{
+	if (n == 0)
+		return "empty";
+	if (memchr(s, '\0', n) != NULL)
+		return "contains U+0000";
+	/* Every character takes at least one byte: count only if needed. */
+	if (limit > 0 && n > limit && utf8_chars(s, n) > limit)
+		return "too long";
+	return NULL;
+}
+
+/* Checks one optional string field; fills *out (NULL str for SQL NULL).
+ * Returns NULL or the reject phrase. */
+static const char *
+text_field(const struct jfields_field *f, const struct text_rule *r,
+    struct login_str *out)
+{
+	const char *why;
+
+	out->str = NULL;
+	out->len = 0;
+	if (f->type == JF_ABSENT || f->type == JF_NULL)
+		return NULL;
+	if (f->type != JF_STRING)
+		return r->type;
+	if ((why = login_check_text(f->str, f->len, r->limit)) != NULL)
+		return why[0] == 'e' ? r->empty :
+		    why[0] == 'c' ? r->nul : r->toolong;
+	out->str = f->str;
+	out->len = f->len;
+	return NULL;
+}
+
+/* Parses a decimal part without leading zeros, at most max. */
+static int
+version_part(const char **sp, const char *end, long max, long *out)
+{
+	const char *s = *sp;
+	long v = 0;
+
+	if (s == end || *s < '0' || *s > '9')
+		return -1;
+	if (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9')
+		return -1;	/* "02" would collide with "2" */
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return -1;
+	}
+	*sp = s;
+	*out = v;
+	return 0;
+}
+
+int
+login_app_version(const char *s, size_t n, long *out)
+{
+	const char *end = s + n;
+	long major, minor, patch = 0;
+
+	/* 2146.999.999 is the largest that fits a 32-bit integer column. */
+	if (version_part(&s, end, 2146, &major) < 0 || s == end || *s++ != '.' ||
+	    version_part(&s, end, 999, &minor) < 0)
+		return -1;
+	if (s < end && (*s++ != '.' || version_part(&s, end, 999, &patch) < 0))
+		return -1;
+	if (s != end)
+		return -1;
+	*out = major * 1000000 + minor * 1000 + patch;
+	return 0;
+}
+
+int
+login_utc_date(long long ms, char out[11])
+{
+	struct tm tm;
+	time_t t;
+
+	/* 0001-01-01 .. 9999-12-31 23:59:59.999 */
+	if (ms < -62135596800000LL || ms > 253402300799999LL)
+		return -1;
+	t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, 11, "%Y-%m-%d", &tm) != 10)
+		return -1;
+	return 0;
+}
+
+const char *
+login_parse(struct jfields_parser *p, const char *body, size_t len,
+    struct login *out)
+{
+	struct jfields_field f[F_COUNT] = {
+		[F_USER_ID] = { .key = "user_id" },
+		[F_DEVICE_TYPE] = { .key = "device_type" },
+		[F_IP] = { .key = "ip" },
+		[F_DEVICE_ID] = { .key = "device_id" },
+		[F_LOCALE] = { .key = "locale" },
+		[F_APP_VERSION] = { .key = "app_version" },
+	};
+	struct login_str version;
+	enum jfields_error e;
+	const char *why;
+
+	memset(out, 0, sizeof(*out));
+	if ((e = jfields_parse(p, body, len, f, F_COUNT)) != JF_OK)
+		return jfields_strerror(e);
+	if (f[F_USER_ID].type == JF_ABSENT)
+		return "user_id: missing";
+	if (f[F_USER_ID].type == JF_NULL)
+		return "user_id: null";
+	if ((why = text_field(&f[F_USER_ID], &text_rules[F_USER_ID],
+	    &out->user_id)) != NULL ||
+	    (why = text_field(&f[F_DEVICE_TYPE], &text_rules[F_DEVICE_TYPE],
+	    &out->device_type)) != NULL ||
+	    (why = text_field(&f[F_IP], &text_rules[F_IP], &out->ip)) != NULL ||
+	    (why = text_field(&f[F_DEVICE_ID], &text_rules[F_DEVICE_ID],
+	    &out->device_id)) != NULL ||
+	    (why = text_field(&f[F_LOCALE], &text_rules[F_LOCALE],
+	    &out->locale)) != NULL ||
+	    (why = text_field(&f[F_APP_VERSION], &text_rules[F_APP_VERSION],
+	    &version)) != NULL)
+		return why;
+	if (version.str != NULL) {
+		if (login_app_version(version.str, version.len,
+		    &out->app_version) < 0)
+			return "app_version: not MAJOR.MINOR[.PATCH] "
+			    "within 2146.999.999";
+		out->has_app_version = 1;
+	}
+	return NULL;
+}

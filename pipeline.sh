@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# pipeline.sh - run sqs-recv | pii-mask | pg-load | sqs-ack as one command.
+#
+# Options are handed to the stages that take them; see --help.  Exits 0
+# when every stage succeeded, otherwise with the status of the stage that
+# failed first in cause: a stage that only saw its neighbour vanish
+# (status 4, a broken pipe) is reported but not blamed.
+set -eu -o pipefail
+
+usage() {
+	cat <<'USAGE'
+usage: pipeline.sh [--queue-url URL] [--until-empty] [--max-messages N]
+                   [--wait-seconds S] [--visibility-timeout S]
+                   [--key-file FILE] [--dbname CONNINFO] [--create]
+                   [--batch-rows N] [--flush-ms MS]
+
+Runs sqs-recv | pii-mask | pg-load | sqs-ack.  Options go to the stages
+that take them: --queue-url to sqs-recv and sqs-ack; --until-empty,
+--max-messages, --wait-seconds, --visibility-timeout to sqs-recv;
+--key-file to pii-mask; --dbname, --create, --batch-rows, --flush-ms to
+pg-load.  The environment of each tool applies (SQS_QUEUE_URL,
+PII_MASK_KEY_FILE, PG*, AWS_*).
+
+Exit status: 0 all stages succeeded; otherwise the status of the failing
+stage (1 partial, 2 usage, 3 configuration, 4 I/O, 5 SQS, 6 PostgreSQL).
+USAGE
+}
+
+recv=() mask=() load=() ack=()
+while [ $# -gt 0 ]; do
+	opt=$1
+	case $opt in
+	--*=*) set -- "${opt%%=*}" "${opt#*=}" "${@:2}"; continue ;;
+	esac
+	case $opt in
+	--until-empty) recv+=("$opt") ;;
+	--create) load+=("$opt") ;;
+	-h|--help) usage; exit 0 ;;
+	--queue-url|--max-messages|--wait-seconds|--visibility-timeout|\
+	--key-file|--dbname|--batch-rows|--flush-ms)
+		if [ $# -lt 2 ]; then
+			echo "pipeline.sh: $opt needs a value" >&2
+			usage >&2
+			exit 2
+		fi
+		case $opt in
+		--queue-url) recv+=("$opt" "$2"); ack+=("$opt" "$2") ;;
+		--key-file) mask+=("$opt" "$2") ;;
+		--dbname|--batch-rows|--flush-ms) load+=("$opt" "$2") ;;
+		*) recv+=("$opt" "$2") ;;
+		esac
+		shift ;;
+	*)
+		echo "pipeline.sh: unknown option: $opt" >&2
+		usage >&2
+		exit 2 ;;
+	esac
+	shift
+done
+
+# The tools beside this script (bin/ in the source tree, or the same
+# directory once installed), else the PATH.
+here=$(dirname "$0")
+if [ -x "$here/bin/sqs-recv" ]; then
+	bin="$here/bin/"
+elif [ -x "$here/sqs-recv" ]; then
+	bin="$here/"
+else
+	bin=""
+fi
+
+set +e
+"${bin}sqs-recv" ${recv[@]+"${recv[@]}"} |
+	"${bin}pii-mask" ${mask[@]+"${mask[@]}"} |
+	"${bin}pg-load" ${load[@]+"${load[@]}"} |
+	"${bin}sqs-ack" ${ack[@]+"${ack[@]}"}
+status=("${PIPESTATUS[@]}")
+set -e
+
+stages=(sqs-recv pii-mask pg-load sqs-ack)
+blame=0
+for i in 0 1 2 3; do
+	s=${status[$i]}
+	[ "$s" -eq 0 ] && continue
+	echo "pipeline.sh: ${stages[$i]} exited with status $s" >&2
+	if [ "$blame" -eq 0 ] || { [ "$blame" -eq 4 ] && [ "$s" -ne 4 ]; }; then
+		blame=$s
+	fi
+done
+exit "$blame"

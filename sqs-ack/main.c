@@ -1,0 +1,179 @@
+/*
+ * sqs-ack - delete acknowledged messages from an SQS queue.
+ *
+ * Reads lines carrying a receipt_handle (pg-load's acknowledgements, or
+ * sqs-recv's own lines) and deletes those messages with
+ * DeleteMessageBatch, up to 10 a call.  Reject lines are skipped: their
+ * messages stay on the queue until the redrive policy parks them.
+ * A batch is sent when it is full or when the next line would make us
+ * wait, so deletes follow commits closely.
+ */
+#include <err.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcode.h"
+#include "jfields.h"
+#include "lines.h"
+#include "login.h"
+#include "sqs.h"
+#include "sqstool.h"
+#include "tool.h"
+
+#define BATCH 10		/* the most DeleteMessageBatch takes */
+
+enum { A_MESSAGE_ID, A_RECEIPT_HANDLE, A_REJECT, A_COUNT };
+
+struct batch {
+	struct sqs_delete entry[BATCH];
+	char *message_id[BATCH];	/* for reports; may be NULL */
+	size_t n;
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: sqs-ack [--queue-url URL]\n"
+	    "\n"
+	    "Deletes from an SQS queue every message whose receipt_handle is read\n"
+	    "on standard input; lines with a \"reject\" key are skipped.\n"
+	    "\n"
+	    "  -q, --queue-url URL  queue (default: $SQS_QUEUE_URL)\n"
+	    "  -h, --help           show this help\n"
+	    "\n"
+	    "Exit status: 0 all deleted, 1 some not deleted or lines unusable,\n"
+	    "2 usage, 3 configuration, 4 reading failed, 5 SQS failed.\n", f);
+}
+
+static void
+batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free((char *)b->entry[i].receipt_handle);
+		free(b->message_id[i]);
+	}
+	b->n = 0;
+}
+
+/* Deletes the batch.  Returns the number of entries not deleted. */
+static size_t
+batch_send(struct sqs *q, struct batch *b)
+{
+	enum sqs_status st;
+	size_t failed = 0;
+
+	if (b->n == 0)
+		return 0;
+	if ((st = sqs_delete_batch(q, b->entry, b->n)) != SQS_OK)
+		errx(sqstool_exit_status(st), "%s", sqs_error(q));
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->entry[i].deleted)
+			continue;
+		warnx("message %s not deleted: %s", b->message_id[i] ?
+		    b->message_id[i] : "(no message_id)", b->entry[i].code);
+		failed++;
+	}
+	batch_clear(b);
+	return failed;
+}
+
+/* Adds the line's receipt handle to the batch.  Returns 1 when added, 0
+ * when the line asks for nothing (a reject), -1 when it is unusable. */
+static int
+batch_add(struct batch *b, struct jfields_parser *p, const char *line,
+    size_t len)
+{
+	struct jfields_field f[A_COUNT] = {
+		[A_MESSAGE_ID] = { .key = "message_id" },
+		[A_RECEIPT_HANDLE] = { .key = "receipt_handle" },
+		[A_REJECT] = { .key = "reject" },
+	};
+	struct jfields_field *id = &f[A_MESSAGE_ID], *rh = &f[A_RECEIPT_HANDLE];
+
+	if (jfields_parse(p, line, len, f, A_COUNT) != JF_OK)
+		return -1;
+	if (f[A_REJECT].type != JF_ABSENT)
+		return 0;
+	if (rh->type != JF_STRING || rh->len == 0 ||
+	    memchr(rh->str, '\0', rh->len) != NULL)
+		return -1;
+	if ((b->entry[b->n].receipt_handle = strndup(rh->str, rh->len)) ==
+	    NULL)
+		err(EXIT_IO, "out of memory");
+	b->message_id[b->n] = NULL;
+	if (id->type == JF_STRING && memchr(id->str, '\0', id->len) == NULL &&
+	    (b->message_id[b->n] = strndup(id->str, id->len)) == NULL)
+		err(EXIT_IO, "out of memory");
+	b->n++;
+	return 1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "queue-url", required_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *queue_url = NULL, *line;
+	struct jfields_parser parser;
+	struct batch b = { .n = 0 };
+	size_t len, failed = 0, unusable = 0;
+	struct lines in;
+	struct sqs *q;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "q:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			queue_url = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			xexit(EXIT_OK);
+		default:
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(EXIT_USAGE);
+	}
+	q = xsqs_open(queue_url, NULL);
+	tool_init_output();
+	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
+		err(EXIT_IO, "line buffer");
+	jfields_init(&parser, LOGIN_MAX_DEPTH);
+	for (;;) {
+		enum lines_result r = lines_next(&in, b.n ? 0 : -1, &line, &len);
+
+		if (r == LINES_EOF)
+			break;
+		if (r == LINES_ERROR) {
+			/* What was read is committed upstream: delete it. */
+			batch_send(q, &b);
+			err(EXIT_IO, "reading standard input");
+		}
+		if (r == LINES_TIMEOUT) {
+			failed += batch_send(q, &b);
+			continue;
+		}
+		if (r == LINES_TOOLONG || batch_add(&b, &parser, line,
+		    len) < 0) {
+			warnx("line %zu: no receipt_handle; skipped",
+			    in.lineno);
+			unusable++;
+		}
+		if (b.n == BATCH)
+			failed += batch_send(q, &b);
+	}
+	failed += batch_send(q, &b);
+	jfields_free(&parser);
+	lines_free(&in);
+	sqs_close(q);
+	xexit(failed || unusable ? EXIT_PARTIAL : EXIT_OK);
+}

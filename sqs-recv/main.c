@@ -1,0 +1,144 @@
+/*
+ * sqs-recv - receive messages from an SQS queue as NDJSON.
+ *
+ * Long-polls ReceiveMessage for batches of up to 10 and writes one line
+ * per message: message_id, receipt_handle, body, sent_timestamp and
+ * receive_count (docs/ndjson.md).  Output is flushed after every batch.
+ * Messages are not deleted here: sqs-ack does that once they are stored.
+ */
+#include <err.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcode.h"
+#include "jsonw.h"
+#include "sqs.h"
+#include "sqstool.h"
+#include "tool.h"
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: sqs-recv [--queue-url URL] [--max-messages N] [--until-empty]\n"
+	    "                [--wait-seconds S] [--visibility-timeout S]\n"
+	    "\n"
+	    "Receives messages from an SQS queue and writes one JSON line each.\n"
+	    "\n"
+	    "  -q, --queue-url URL          queue (default: $SQS_QUEUE_URL)\n"
+	    "  -n, --max-messages N         stop after N messages\n"
+	    "  -e, --until-empty            stop when a receive returns nothing\n"
+	    "  -w, --wait-seconds S         long-poll time, 0-20 (default 20,\n"
+	    "                               or 1 with --until-empty)\n"
+	    "  -v, --visibility-timeout S   hide received messages for S seconds\n"
+	    "                               (default: the queue's setting)\n"
+	    "  -h, --help                   show this help\n"
+	    "\n"
+	    "Environment: AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, AWS_REGION,\n"
+	    "AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n"
+	    "AWS_SESSION_TOKEN, AWS_MAX_ATTEMPTS.\n"
+	    "\n"
+	    "Exit status: 0 done, 2 usage, 3 configuration, 4 writing failed,\n"
+	    "5 SQS failed.\n", f);
+}
+
+static void
+write_message(void *ctx, const struct sqs_message *m)
+{
+	(void)ctx;
+	fputs("{\"message_id\":", stdout);
+	jsonw_string(stdout, m->message_id, strlen(m->message_id));
+	fputs(",\"receipt_handle\":", stdout);
+	jsonw_string(stdout, m->receipt_handle, strlen(m->receipt_handle));
+	fputs(",\"body\":", stdout);
+	jsonw_string(stdout, m->body, m->body_len);
+	if (m->sent_timestamp >= 0)
+		printf(",\"sent_timestamp\":%lld", m->sent_timestamp);
+	else
+		fputs(",\"sent_timestamp\":null", stdout);
+	if (m->receive_count >= 0)
+		printf(",\"receive_count\":%ld}\n", m->receive_count);
+	else
+		fputs(",\"receive_count\":null}\n", stdout);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "queue-url", required_argument, NULL, 'q' },
+		{ "max-messages", required_argument, NULL, 'n' },
+		{ "until-empty", no_argument, NULL, 'e' },
+		{ "wait-seconds", required_argument, NULL, 'w' },
+		{ "visibility-timeout", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *queue_url = NULL;
+	long max = 0, received = 0;
+	int c, until_empty = 0, wait = -1, visibility = -1;
+	struct sqs *q;
+
+	while ((c = getopt_long(argc, argv, "q:n:ew:v:h", longopts, NULL)) !=
+	    -1) {
+		switch (c) {
+		case 'q':
+			queue_url = optarg;
+			break;
+		case 'n':
+			max = xnumber(optarg, "--max-messages", 1, LONG_MAX);
+			break;
+		case 'e':
+			until_empty = 1;
+			break;
+		case 'w':
+			wait = (int)xnumber(optarg, "--wait-seconds", 0, 20);
+			break;
+		case 'v':
+			visibility = (int)xnumber(optarg, "--visibility-timeout",
+			    0, 43200);
+			break;
+		case 'h':
+			usage(stdout);
+			xexit(EXIT_OK);
+		default:
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(EXIT_USAGE);
+	}
+	/* Draining wants a short poll to notice the end; a consumer that
+	 * runs forever wants the longest poll, the cheapest one. */
+	if (wait < 0)
+		wait = until_empty ? 1 : 20;
+
+	q = xsqs_open(queue_url, NULL);
+	tool_init_output();
+	while (max == 0 || received < max) {
+		int want = max == 0 || max - received >= 10 ? 10 :
+		    (int)(max - received);
+		int got, skipped;
+		enum sqs_status st;
+
+		st = sqs_receive(q, want, wait, visibility, write_message, NULL,
+		    &got, &skipped);
+		if (st != SQS_OK) {
+			xflush(stdout);
+			errx(sqstool_exit_status(st), "%s", sqs_error(q));
+		}
+		if (skipped > 0)
+			warnx("%d message(s) with a damaged or incomplete "
+			    "answer left on the queue", skipped);
+		xflush(stdout);
+		received += got;
+		if (got == 0 && skipped == 0 && until_empty)
+			break;
+	}
+	sqs_close(q);
+	xexit(EXIT_OK);
+}

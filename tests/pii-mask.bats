@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# pii-mask on fixtures: exact output, masks checked against openssl, every
+# rejection rule, key handling, and no personal data in any output.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	. "$BATS_TEST_DIRNAME/lib.bash"
+	FIX=$BATS_TEST_DIRNAME/fixtures/pii-mask
+	KEY=$BATS_TEST_TMPDIR/key
+	cp "$BATS_TEST_DIRNAME/fixtures/test.key" "$KEY"
+	chmod 600 "$KEY"
+}
+
+@test "pii-mask: fixture envelopes give exactly the expected lines" {
+	pii-mask --key-file "$KEY" <"$FIX/envelopes.ndjson" >"$BATS_TEST_TMPDIR/out"
+	diff -u "$FIX/envelopes.expected" "$BATS_TEST_TMPDIR/out"
+}
+
+@test "pii-mask: masks are HMAC-SHA256 under the key, as openssl computes them" {
+	pii-mask --key-file "$KEY" <"$FIX/envelopes.ndjson" >"$BATS_TEST_TMPDIR/out"
+	# pair each input body with its output row; check every masked value
+	paste -d '\n' "$FIX/envelopes.ndjson" "$BATS_TEST_TMPDIR/out" |
+	    jq -c -n 'def pairs: [inputs] | _nwise(2);
+	        pairs | select(.[1].row) | [(.[0].body | fromjson), .[1].row]' >"$BATS_TEST_TMPDIR/pairs"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/pairs")" -ge 6 ]
+	checked=0
+	while IFS= read -r pair; do
+		for f in ip device_id; do
+			raw=$(jq -r --arg f "$f" '.[0][$f] // empty' <<<"$pair")
+			got=$(jq -r --arg f "masked_$f" '.[1][$f] // empty' <<<"$pair")
+			if [ -z "$raw" ]; then
+				[ -z "$got" ]
+			else
+				[ "$got" = "$(fa_hmac "$KEY" "$raw")" ]
+				checked=$((checked + 1))
+			fi
+		done
+	done <"$BATS_TEST_TMPDIR/pairs"
+	[ "$checked" -ge 6 ]
+}
+
+@test "pii-mask: equal values give equal masks, a different key different ones" {
+	body='{"user_id":"u","ip":"199.172.111.135","device_id":"593-47-5928"}'
+	printf '%s\n%s\n' "$body" "$body" | pii-mask -k "$KEY" | jq -r .row.masked_ip | uniq >"$BATS_TEST_TMPDIR/a"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/a")" -eq 1 ]
+	fa_key "$BATS_TEST_TMPDIR/key2"
+	other=$(printf '%s\n' "$body" | pii-mask -k "$BATS_TEST_TMPDIR/key2" | jq -r .row.masked_ip)
+	[ "$other" != "$(cat "$BATS_TEST_TMPDIR/a")" ]
+}
+
+@test "pii-mask: bare bodies are replayed with today's UTC date and null ids" {
+	run pii-mask -k "$KEY" <<<'{"user_id":"u1","app_version":"2.3.0","device_type":"android","locale":"RU"}'
+	[ "$status" -eq 0 ]
+	[ "$output" = "{\"row\":{\"user_id\":\"u1\",\"device_type\":\"android\",\"masked_ip\":null,\"masked_device_id\":null,\"locale\":\"RU\",\"app_version\":2003000,\"create_date\":\"$(date -u +%F)\"},\"message_id\":null,\"receipt_handle\":null}" ]
+}
+
+@test "pii-mask: app_version encodings keep order and never collide" {
+	for v in 0.96 0.96.1 1.0 1.0.1 1.1.0 2.3.0 2.3 10.0.0 2146.999.999; do
+		printf '{"user_id":"u","app_version":"%s"}\n' "$v"
+	done | pii-mask -k "$KEY" | jq -r .row.app_version >"$BATS_TEST_TMPDIR/v"
+	printf '%s\n' 96000 96001 1000000 1000001 1001000 2003000 2003000 10000000 2146999999 |
+	    diff -u - "$BATS_TEST_TMPDIR/v"
+}
+
+@test "pii-mask: every input line gives one output line, in order, bad ones included" {
+	{
+		printf '{"user_id":"a"}\n'
+		printf '\xff\xfe not utf-8\n'
+		printf '\n'
+		printf '{"user_id":"\xc0\xaf overlong"}\n'
+		head -c 7000000 /dev/zero | tr '\0' x; printf '\n'
+		printf '"'; head -c 1100000 /dev/zero | tr '\0' x; printf '"\n'
+		printf '{"user_id":"b"}\n'
+		printf '{"user_id":"c"}'	# no final newline
+	} | pii-mask -k "$KEY" | jq -c '[.row.user_id // .reject]' >"$BATS_TEST_TMPDIR/out"
+	cat >"$BATS_TEST_TMPDIR/want" <<-'WANT'
+	["a"]
+	["not valid UTF-8"]
+	["not JSON"]
+	["not valid UTF-8"]
+	["line longer than 6 MiB"]
+	["body longer than 1 MiB"]
+	["b"]
+	["c"]
+	WANT
+	diff -u "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/out"
+}
+
+@test "pii-mask: a body over 1 MiB inside an envelope is rejected" {
+	# at the limit: stored; one byte more: rejected, with its ids
+	for n in 1048576 1048577; do
+		printf '{"user_id":"u","pad":"'
+		head -c $((n - 24)) /dev/zero | tr '\0' a
+		printf '"}\n'
+	done | jq -Rc '{message_id: "m", receipt_handle: "r", body: .}' |
+	    pii-mask -k "$KEY" | jq -c '[.reject, .message_id]' >"$BATS_TEST_TMPDIR/out"
+	printf '%s\n' '[null,"m"]' '["body longer than 1 MiB","m"]' | diff -u - "$BATS_TEST_TMPDIR/out"
+}
+
+@test "pii-mask: no key is a configuration error (exit 3), never a built-in key" {
+	run env -u PII_MASK_KEY_FILE pii-mask </dev/null
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"no key"* ]]
+	PII_MASK_KEY_FILE=$KEY run pii-mask <<<'{"user_id":"u"}'
+	[ "$status" -eq 0 ]
+}
+
+@test "pii-mask: key files that are too open, short, odd or missing are refused" {
+	k=$BATS_TEST_TMPDIR/k
+	openssl rand -hex 32 >"$k"; chmod 644 "$k"
+	run pii-mask -k "$k" </dev/null
+	[ "$status" -eq 3 ]; [[ "$output" == *"group or others"* ]]
+	openssl rand -hex 31 >"$k"; chmod 600 "$k"
+	run pii-mask -k "$k" </dev/null
+	[ "$status" -eq 3 ]; [[ "$output" == *"shorter than 32 bytes"* ]]
+	echo "this is not hex at all, not at all, not at all, no no no no no" >"$k"
+	run pii-mask -k "$k" </dev/null
+	[ "$status" -eq 3 ]; [[ "$output" == *"hex"* ]]
+	[[ "$output" != *"not at all"* ]]
+	run pii-mask -k "$BATS_TEST_TMPDIR/none" </dev/null
+	[ "$status" -eq 3 ]; [[ "$output" == *"cannot open"* ]]
+}
+
+@test "pii-mask: --help to stdout with exit 0, misuse to stderr with exit 2" {
+	run --separate-stderr pii-mask --help
+	[ "$status" -eq 0 ]; [[ "$output" == usage:* ]]; [ -z "$stderr" ]
+	run --separate-stderr pii-mask --no-such-option
+	[ "$status" -eq 2 ]; [ -z "$output" ]; [[ "$stderr" == *usage:* ]]
+	run --separate-stderr pii-mask extra-argument
+	[ "$status" -eq 2 ]
+}
+
+@test "pii-mask: raw ip and device_id appear in no output and no error" {
+	jq -r '.body | fromjson? | (.ip, .device_id) // empty | select(type == "string" and length > 3)' \
+	    "$FIX/envelopes.ndjson" | sort -u >"$BATS_TEST_TMPDIR/raw"
+	[ -s "$BATS_TEST_TMPDIR/raw" ]
+	pii-mask -k "$KEY" <"$FIX/envelopes.ndjson" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err"
+	! grep -F -f "$BATS_TEST_TMPDIR/raw" "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
+}
+
+@test "pii-mask: a write error is reported with exit 4" {
+	[ -w /dev/full ] || skip "no /dev/full"
+	run bash -c 'pii-mask -k "$1" <"$2" >/dev/full' _ "$KEY" "$FIX/envelopes.ndjson"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"writing standard output"* ]]
+}

@@ -1,0 +1,278 @@
+/*
+ * test_common.c - unit tests of the pure parts of common/: UTF-8, JSON
+ * field extraction, login rules, the line reader, JSON writing and the
+ * HMAC mask (against RFC 4231's test vector).
+ */
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "jfields.h"
+#include "jsonw.h"
+#include "lines.h"
+#include "login.h"
+#include "mask.h"
+#include "utf8.h"
+
+#define S(lit) lit, sizeof(lit) - 1
+
+static void
+test_utf8(void)
+{
+	CHECK(utf8_valid(S("plain ascii")));
+	CHECK(utf8_valid(S("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")));
+	CHECK(utf8_valid(S("nul\0inside")));
+	CHECK(!utf8_valid(S("\xc0\xaf")));		/* overlong '/' */
+	CHECK(!utf8_valid(S("\xe0\x80\xaf")));		/* overlong, 3 bytes */
+	CHECK(!utf8_valid(S("\xf0\x80\x80\xaf")));	/* overlong, 4 bytes */
+	CHECK(!utf8_valid(S("\xed\xa0\x80")));		/* U+D800 */
+	CHECK(!utf8_valid(S("\xf4\x90\x80\x80")));	/* above U+10FFFF */
+	CHECK(!utf8_valid(S("\xc3")));			/* truncated */
+	CHECK(!utf8_valid(S("\x80")));			/* stray continuation */
+	CHECK(!utf8_valid(S("\xff")));
+	CHECK(utf8_valid(S("\xf4\x8f\xbf\xbf")));	/* U+10FFFF */
+	CHECK(utf8_chars(S("caf\xc3\xa9")) == 4);
+	CHECK(utf8_chars(S("\xf0\x9f\x98\x80")) == 1);
+}
+
+static void
+test_jfields(void)
+{
+	struct jfields_parser p;
+	struct jfields_field f[] = {
+		{ .key = "a" }, { .key = "row" },
+		{ .parent = "row", .key = "x" }, { .parent = "row", .key = "y" },
+	};
+
+	jfields_init(&p, 8);
+	CHECK(jfields_parse(&p, S("{\"a\":\"h\\u00e9\",\"row\":{\"z\":[1,{\"x\":5}],"
+	    "\"x\":-1.5e3,\"y\":null},\"b\":{\"x\":1}}"), f, 4) == JF_OK);
+	CHECK(f[0].type == JF_STRING && f[0].len == 3 &&
+	    memcmp(f[0].str, "h\xc3\xa9", 3) == 0);
+	CHECK(f[1].type == JF_OBJECT);
+	CHECK(f[2].type == JF_NUMBER && f[2].len == 6 &&
+	    memcmp(f[2].str, "-1.5e3", 6) == 0);
+	CHECK(f[3].type == JF_NULL);
+
+	CHECK(jfields_parse(&p, S("{\"b\":1}"), f, 4) == JF_OK);
+	CHECK(f[0].type == JF_ABSENT && f[2].type == JF_ABSENT);
+	CHECK(jfields_parse(&p, S("{\"q\":1,\"q\":2}"), f, 4) == JF_EDUPKEY);
+	CHECK(jfields_parse(&p, S("{\"a\":1,\"a\":1}"), f, 4) == JF_EDUPKEY);
+	CHECK(jfields_parse(&p, S("{\"row\":{\"x\":1,\"x\":2}}"), f, 4) ==
+	    JF_EDUPKEY);
+	/* keys differing after a NUL are different keys */
+	CHECK(jfields_parse(&p, S("{\"k\\u0000a\":1,\"k\\u0000b\":2}"), f, 4) ==
+	    JF_OK);
+	CHECK(jfields_parse(&p, S("[1]"), f, 4) == JF_ENOTOBJECT);
+	CHECK(jfields_parse(&p, S("\"s\""), f, 4) == JF_ENOTOBJECT);
+	CHECK(jfields_parse(&p, S("{"), f, 4) == JF_ESYNTAX);
+	CHECK(jfields_parse(&p, S(""), f, 4) == JF_ESYNTAX);
+	CHECK(jfields_parse(&p, S("{} {}"), f, 4) == JF_ESYNTAX);
+	CHECK(jfields_parse(&p, S("{\"a\":\"\\ud800\"}"), f, 4) == JF_ESURROGATE);
+	CHECK(jfields_parse(&p, S("{\"a\":\"\\udc00\\ud800\"}"), f, 4) ==
+	    JF_ESURROGATE);
+	CHECK(jfields_parse(&p, S("{\"a\":\"\\\\ud800\"}"), f, 4) == JF_OK);
+	CHECK(jfields_parse(&p, S("{\"a\":\"\\ud83d\\ude00\"}"), f, 4) == JF_OK);
+	CHECK(f[0].len == 4);
+	CHECK(jfields_parse(&p, S("{\"a\":\"\xc0\xaf\"}"), f, 4) == JF_EUTF8);
+	/* the limit is 8 levels, the top-level object included */
+	CHECK(jfields_parse(&p, S("{\"a\":[[[[[[[[1]]]]]]]]}"), f, 4) == JF_EDEPTH);
+	CHECK(jfields_parse(&p, S("{\"a\":[[[[[[[1]]]]]]]}"), f, 4) == JF_OK);
+
+	/* many keys: the key set grows and still finds the duplicate */
+	{
+		char buf[40000];
+		size_t n = 0;
+
+		n += (size_t)sprintf(buf + n, "{");
+		for (int i = 0; i < 2000; i++)
+			n += (size_t)sprintf(buf + n, "\"k%d\":%d,", i, i);
+		n += (size_t)sprintf(buf + n, "\"k7\":0}");
+		CHECK(jfields_parse(&p, buf, n, f, 4) == JF_EDUPKEY);
+		n -= 7;
+		n += (size_t)sprintf(buf + n, "\"k\":0}");
+		CHECK(jfields_parse(&p, buf, n, f, 4) == JF_OK);
+	}
+	jfields_free(&p);
+}
+
+static void
+test_login(void)
+{
+	struct jfields_parser p;
+	struct login l;
+	long v;
+	char date[11];
+
+	CHECK(login_app_version(S("2.3.0"), &v) == 0 && v == 2003000);
+	CHECK(login_app_version(S("0.96"), &v) == 0 && v == 96000);
+	CHECK(login_app_version(S("2146.999.999"), &v) == 0 && v == 2146999999);
+	CHECK(login_app_version(S("2147.0.0"), &v) < 0);
+	CHECK(login_app_version(S("1.1000.0"), &v) < 0);
+	CHECK(login_app_version(S("v2.3.0"), &v) < 0);
+	CHECK(login_app_version(S("2.x.1"), &v) < 0);
+	CHECK(login_app_version(S("2"), &v) < 0);
+	CHECK(login_app_version(S("2."), &v) < 0);
+	CHECK(login_app_version(S("2.3."), &v) < 0);
+	CHECK(login_app_version(S("2.3.0.1"), &v) < 0);
+	CHECK(login_app_version(S("02.3"), &v) < 0);
+	CHECK(login_app_version(S("2.03"), &v) < 0);
+	CHECK(login_app_version(S("0.0.0"), &v) == 0 && v == 0);
+	CHECK(login_app_version(S("+1.2"), &v) < 0);
+	CHECK(login_app_version(S(" 1.2"), &v) < 0);
+	CHECK(login_app_version(S("99999999999999999999.1"), &v) < 0);
+
+	CHECK(login_utc_date(0, date) == 0 && strcmp(date, "1970-01-01") == 0);
+	CHECK(login_utc_date(1700000000000LL, date) == 0 &&
+	    strcmp(date, "2023-11-14") == 0);
+	CHECK(login_utc_date(-1, date) == 0 && strcmp(date, "1969-12-31") == 0);
+	CHECK(login_utc_date(253402300800000LL, date) < 0);
+
+	CHECK(login_check_text(S(""), 5) != NULL);
+	CHECK(login_check_text(S("a\0b"), 5) != NULL);
+	CHECK(login_check_text(S("\xc3\xa9\xc3\xa9"), 2) == NULL);
+	CHECK(login_check_text(S("\xc3\xa9\xc3\xa9\xc3\xa9"), 2) != NULL);
+
+	jfields_init(&p, LOGIN_MAX_DEPTH);
+	CHECK(login_parse(&p, S("{\"user_id\":\"u\",\"ip\":\"1.2.3.4\","
+	    "\"device_id\":null,\"app_version\":\"1.2\",\"more\":[]}"), &l) == NULL);
+	CHECK(l.user_id.len == 1 && l.ip.len == 7 && l.device_id.str == NULL &&
+	    l.has_app_version && l.app_version == 1002000 &&
+	    l.locale.str == NULL);
+	CHECK(strcmp(login_parse(&p, S("{}"), &l), "user_id: missing") == 0);
+	CHECK(strcmp(login_parse(&p, S("{\"user_id\":\"u\",\"locale\":7}"), &l),
+	    "locale: not a string or null") == 0);
+	jfields_free(&p);
+}
+
+/* Writes data to a temporary file and opens it for reading. */
+static int
+input(const char *data, size_t n)
+{
+	char path[] = "/tmp/test_lines.XXXXXX";
+	int fd = mkstemp(path);
+
+	unlink(path);
+	if (write(fd, data, n) != (ssize_t)n)
+		abort();
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static void
+test_lines(void)
+{
+	struct lines lr;
+	const char *line;
+	size_t len;
+	char big[300];
+	int fd;
+
+	fd = input(S("one\n\ntwo\r\nlast"));
+	CHECK(lines_init(&lr, fd, 16) == 0);
+	CHECK(lines_next(&lr, -1, &line, &len) == LINES_OK && len == 3 &&
+	    memcmp(line, "one", 3) == 0);
+	CHECK(lines_next(&lr, -1, &line, &len) == LINES_OK && len == 0);
+	CHECK(lines_next(&lr, -1, &line, &len) == LINES_OK && len == 4);
+	CHECK(lines_next(&lr, -1, &line, &len) == LINES_OK && len == 4 &&
+	    memcmp(line, "last", 4) == 0 && lr.lineno == 4);
+	CHECK(lines_next(&lr, -1, &line, &len) == LINES_EOF);
+	lines_free(&lr);
+	close(fd);
+
+	/* a line over the limit is skipped whole and counted */
+	memset(big, 'x', sizeof(big));
+	big[100] = '\n';
+	memcpy(big + 101, "ok\n", 3);
+	big[299] = 'y';		/* then an overlong last line, no newline */
+	fd = input(big, sizeof(big));
+	CHECK(lines_init(&lr, fd, 16) == 0);
+	CHECK(lines_next(&lr, -1, &line, &len) == LINES_TOOLONG && len == 100);
+	CHECK(lines_next(&lr, -1, &line, &len) == LINES_OK && len == 2);
+	CHECK(lines_next(&lr, -1, &line, &len) == LINES_TOOLONG && len == 196);
+	CHECK(lines_next(&lr, -1, &line, &len) == LINES_EOF);
+	CHECK(lr.lineno == 3);
+	lines_free(&lr);
+	close(fd);
+
+	/* an empty pipe: timeout 0 says so at once instead of blocking */
+	{
+		int p[2];
+
+		CHECK(pipe(p) == 0);
+		CHECK(lines_init(&lr, p[0], 16) == 0);
+		CHECK(lines_next(&lr, 0, &line, &len) == LINES_TIMEOUT);
+		CHECK(write(p[1], "half", 4) == 4);
+		CHECK(lines_next(&lr, 0, &line, &len) == LINES_TIMEOUT);
+		CHECK(write(p[1], "\n", 1) == 1);
+		CHECK(lines_next(&lr, 0, &line, &len) == LINES_OK && len == 4);
+		close(p[1]);
+		CHECK(lines_next(&lr, 10, &line, &len) == LINES_EOF);
+		lines_free(&lr);
+		close(p[0]);
+	}
+}
+
+static void
+test_jsonw(void)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	jsonw_string(f, S("a\"b\\c\n\t\x01\x7f\xc3\xa9/"));
+	fputc(' ', f);
+	jsonw_string(f, S("\0"));
+	fputc(' ', f);
+	jsonw_string_or_null(f, NULL, 0);
+	fclose(f);
+	CHECK(strcmp(buf, "\"a\\\"b\\\\c\\n\\t\\u0001\x7f\xc3\xa9/\" \"\\u0000\" null")
+	    == 0);
+	free(buf);
+}
+
+static void
+test_mask(void)
+{
+	char path[] = "/tmp/test_key.XXXXXX", hex[MASK_HEX_LEN + 1];
+	struct mask_key *key;
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	/* RFC 4231 test case 6: a 131-byte key of 0xaa, hashed first. */
+	for (int i = 0; i < 131; i++)
+		fputs(i % 40 == 39 ? "aa\n" : "aa", f);
+	fclose(f);
+	CHECK(chmod(path, 0600) == 0);
+	CHECK(mask_key_load(path, &key) == NULL);
+	CHECK(mask_hmac_hex(key, S("Test Using Larger Than Block-Size Key - "
+	    "Hash Key First"), hex) == 0);
+	CHECK(strcmp(hex, "60e431591ee0b67f0d8a26aacbf5b77f"
+	    "8e0bc6213728c5140546040f0ee37f54") == 0);
+	/* the precomputed state is reused: same answer twice */
+	CHECK(mask_hmac_hex(key, S("Test Using Larger Than Block-Size Key - "
+	    "Hash Key First"), hex) == 0);
+	CHECK(strcmp(hex, "60e431591ee0b67f0d8a26aacbf5b77f"
+	    "8e0bc6213728c5140546040f0ee37f54") == 0);
+	mask_key_free(key);
+
+	CHECK(chmod(path, 0640) == 0);
+	CHECK(mask_key_load(path, &key) != NULL && key == NULL);
+	unlink(path);
+}
+
+int
+main(void)
+{
+	test_utf8();
+	test_jfields();
+	test_login();
+	test_lines();
+	test_jsonw();
+	test_mask();
+	return check_done("test_common");
+}
