@@ -1,0 +1,162 @@
+#!/usr/bin/env bats
+# pg-load against a real PostgreSQL server: schema, exactly-once ledger,
+# acknowledgements only after commit, rejects, and values stored as data.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	. "$BATS_TEST_DIRNAME/lib.bash"
+	fa_services_up
+}
+
+teardown_file() {
+	fa_services_down
+}
+
+setup() {
+	. "$BATS_TEST_DIRNAME/lib.bash"
+	PGDATABASE="load_${BATS_TEST_NUMBER}_$RANDOM"
+	createdb "$PGDATABASE"
+	export PGDATABASE
+}
+
+# row USER_ID MESSAGE_ID: a pii-mask row line.
+row() {
+	jq -cn --arg u "$1" --arg m "${2:-}" '{row: {user_id: $u, device_type: "android",
+	    masked_ip: "aa", masked_device_id: "bb", locale: "RU", app_version: 2003000,
+	    create_date: "2024-02-29"}, message_id: (if $m == "" then null else $m end),
+	    receipt_handle: (if $m == "" then null else "rh-" + $m end)}'
+}
+
+@test "pg-load --create makes user_logins exactly as specified, and the ledger" {
+	pg-load --create </dev/null
+	fa_psql -c "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns
+	    WHERE table_name = 'user_logins' ORDER BY ordinal_position" >"$BATS_TEST_TMPDIR/cols"
+	cat >"$BATS_TEST_TMPDIR/want" <<-'WANT'
+	user_id|character varying|128
+	device_type|character varying|32
+	masked_ip|character varying|256
+	masked_device_id|character varying|256
+	locale|character varying|32
+	app_version|integer|
+	create_date|date|
+	WANT
+	diff -u "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/cols"
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins_ledger")" -eq 0 ]
+	pg-load --create </dev/null	# a second time is harmless
+}
+
+@test "pg-load: rows stored exactly, one acknowledgement per row with a receipt handle" {
+	{ row u1 m1; row u2 m2; row u3; } >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pg-load --create <"$BATS_TEST_TMPDIR/in"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '%s\n' '{"message_id":"m1","receipt_handle":"rh-m1"}' '{"message_id":"m2","receipt_handle":"rh-m2"}')" ]
+	fa_psql -c "SELECT user_id, device_type, masked_ip, masked_device_id, locale, app_version, create_date
+	    FROM user_logins ORDER BY user_id" >"$BATS_TEST_TMPDIR/rows"
+	printf '%s\n' "u1|android|aa|bb|RU|2003000|2024-02-29" "u2|android|aa|bb|RU|2003000|2024-02-29" \
+	    "u3|android|aa|bb|RU|2003000|2024-02-29" | diff -u - "$BATS_TEST_TMPDIR/rows"
+}
+
+@test "pg-load: nulls stay NULL" {
+	echo '{"row":{"user_id":"n","device_type":null,"masked_ip":null,"masked_device_id":null,"locale":null,"app_version":null,"create_date":"2024-01-01"},"message_id":"m","receipt_handle":"r"}' |
+	    pg-load --create >/dev/null
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins WHERE device_type IS NULL AND masked_ip IS NULL
+	    AND masked_device_id IS NULL AND locale IS NULL AND app_version IS NULL")" -eq 1 ]
+}
+
+@test "pg-load: a redelivered message is stored once but acknowledged every time" {
+	{ row u1 m1; row u2 m2; } | pg-load --create >/dev/null
+	{ row u1 m1; row u3 m3; } | pg-load >"$BATS_TEST_TMPDIR/acks"
+	[ "$(jq -r .message_id "$BATS_TEST_TMPDIR/acks" | sort | paste -sd,)" = "m1,m3" ]
+	[ "$(fa_psql -c "SELECT string_agg(user_id, ',' ORDER BY user_id) FROM user_logins")" = "u1,u2,u3" ]
+}
+
+@test "pg-load: the same message twice in one batch is one row, two acknowledgements" {
+	{ row u1 m1; row u1 m1; } | pg-load --create >"$BATS_TEST_TMPDIR/acks"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/acks")" -eq 2 ]
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 1 ]
+}
+
+@test "pg-load: identical rows of different messages are two logins, two rows" {
+	{ row same m1; row same m2; row same; row same; } | pg-load --create >/dev/null
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins WHERE user_id = 'same'")" -eq 4 ]
+}
+
+@test "pg-load: rows across many batches each land once" {
+	for i in $(seq 250); do row "u$i" "m$i"; done >"$BATS_TEST_TMPDIR/in"
+	pg-load --create --batch-rows 7 <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/acks"
+	pg-load --batch-rows 7 <"$BATS_TEST_TMPDIR/in" >>"$BATS_TEST_TMPDIR/acks"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/acks")" -eq 500 ]
+	[ "$(fa_psql -c "SELECT count(*), count(DISTINCT user_id) FROM user_logins")" = "250|250" ]
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins_ledger")" -eq 250 ]
+}
+
+@test "pg-load: reject lines are logged, not stored, not acknowledged" {
+	{ row u1 m1; echo '{"reject":"user_id: missing","message_id":"m2","receipt_handle":"rh-m2"}'; } >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pg-load --create <"$BATS_TEST_TMPDIR/in"
+	[ "$status" -eq 0 ]
+	[ "$output" = '{"message_id":"m1","receipt_handle":"rh-m1"}' ]
+	[[ "$stderr" == *'message "m2" rejected: "user_id: missing"'* ]]
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 1 ]
+}
+
+@test "pg-load: unusable lines are skipped with a warning and exit 1, the rest stored" {
+	{
+		row good1 m1
+		echo 'not json'
+		echo '{"row":{"user_id":""},"message_id":"x","receipt_handle":"y"}'
+		echo '{"row":{"user_id":"d","create_date":"2023-02-30"},"message_id":"z","receipt_handle":"w"}'
+		echo '{"row":{"user_id":"v","app_version":"1.2"},"message_id":"v","receipt_handle":"v"}'
+		row good2 m2
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pg-load --create <"$BATS_TEST_TMPDIR/in"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "$stderr" == *"line 2: not a pii-mask line"* ]]
+	[[ "$stderr" == *"line 5: row invalid"* ]]
+	[ "$(fa_psql -c "SELECT string_agg(user_id, ',' ORDER BY user_id) FROM user_logins")" = "good1,good2" ]
+}
+
+@test "pg-load: SQL and COPY metacharacters are stored as data" {
+	nasty="Robert'); DROP TABLE user_logins;-- \\N	tab \\. \$\$ \"q\""
+	jq -cn --arg u "$nasty" '{row: {user_id: $u, device_type: "a\nb\\c", create_date: "2024-01-01"}, message_id: "m", receipt_handle: "r"}' |
+	    pg-load --create >/dev/null
+	[ "$(fa_psql -c "SELECT user_id FROM user_logins")" = "$nasty" ]
+	[ "$(fa_psql -c "SELECT device_type = E'a\\nb\\\\c' FROM user_logins")" = t ]
+}
+
+@test "pg-load: a database error exits 6 and acknowledges nothing" {
+	run --separate-stderr pg-load <<<"$(row u1 m1)"	# no --create: no table
+	[ "$status" -eq 6 ]
+	[ -z "$output" ]
+	[[ "$stderr" == *'relation "user_logins_ledger" does not exist'* ||
+	   "$stderr" == *'relation "user_logins" does not exist'* ]]
+	run --separate-stderr pg-load --dbname "host=127.0.0.1 port=$(fa_free_port) connect_timeout=2" </dev/null
+	[ "$status" -eq 6 ]
+	[[ "$stderr" == *"connecting to PostgreSQL"* ]]
+}
+
+@test "pg-load: a partial batch is committed and acknowledged after --flush-ms, before input ends" {
+	pg-load --create </dev/null
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	pg-load --flush-ms 100 <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/acks" &
+	pid=$!
+	exec {w}>"$BATS_TEST_TMPDIR/in"
+	row u1 m1 >&"$w"
+	for _ in $(seq 100); do
+		[ -s "$BATS_TEST_TMPDIR/acks" ] && break
+		sleep 0.1
+	done
+	# the writer is still open: the ack came from the idle flush
+	[ "$(cat "$BATS_TEST_TMPDIR/acks")" = '{"message_id":"m1","receipt_handle":"rh-m1"}' ]
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 1 ]
+	exec {w}>&-
+	wait "$pid"
+}
+
+@test "pg-load: --help to stdout exit 0, misuse exit 2" {
+	run --separate-stderr pg-load --help
+	[ "$status" -eq 0 ]; [[ "$output" == usage:* ]]
+	run --separate-stderr pg-load --batch-rows 0
+	[ "$status" -eq 2 ]; [[ "$stderr" == *"--batch-rows"* ]]
+}
