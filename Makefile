@@ -46,7 +46,7 @@ unit: $(UNIT_BINS)
 
 # The whole suite; installs what it needs first, like .ci/run.
 check: deps
-	$(MAKE) all unit
+	$(MAKE) all unit lint
 	tests/run
 
 demo: deps
@@ -60,7 +60,8 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1 tests/run
 
 lint:
-	shellcheck -x pipeline.sh scripts/* tests/run tests/*.bash .ci/run
+	shellcheck -x pipeline.sh scripts/install-deps scripts/demo tests/run tests/lib.bash .ci/run
+	shellcheck -x -S warning tests/*.bats
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

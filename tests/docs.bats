@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # $stderr, $output and $lines are set by bats' run
 # The documentation is true to the code: the examples in docs/ndjson.md
 # are real output, every reject reason the tools give is documented, and
 # every tool's --help and man page carry the shared exit-status table.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # $stderr, $output and $lines are set by bats' run
 # pg-load against a real PostgreSQL server: schema, exactly-once ledger,
 # acknowledgements only after commit, rejects, and values stored as data.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # $stderr, $output and $lines are set by bats' run
 # pii-mask on fixtures: exact output, masks checked against openssl, every
 # rejection rule, key handling, and no personal data in any output.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # $stderr, $output and $lines are set by bats' run
 # The whole pipeline, pipeline.sh, against moto_server and PostgreSQL:
 # rows and masks checked exactly, invalid messages kept or parked, crashes
 # before acknowledgement, redelivery, and no personal data anywhere.

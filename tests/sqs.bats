@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # $stderr, $output and $lines are set by bats' run
 # sqs-recv and sqs-ack against a real moto_server over HTTP.
 
 bats_require_minimum_version 1.5.0
