@@ -15,6 +15,7 @@ TOOLS := sqs-recv pii-mask pg-load sqs-ack
 BINS := $(TOOLS:%=bin/%)
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
+MANS := $(TOOLS:%=man/%.1) man/pipeline.sh.1
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=tests/unit/bin/%)
 
@@ -25,11 +26,15 @@ LIBS_pii-mask := -lyajl -lcrypto
 LIBS_pg-load := -lpq -lyajl
 UNIT_LIBS := -lcurl -lyajl -lcrypto -lpq
 
-all: $(BINS)
+all: $(BINS) $(MANS)
 
 bin/%: %/main.o common/libcommon.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< common/libcommon.a $(LIBS_$*) $(LDLIBS)
+
+# One EXIT STATUS section, spliced into every page.
+man/%.1: man/%.1.in man/exit-status.mdoc
+	sed -e '/^@EXIT_STATUS@$$/{r man/exit-status.mdoc' -e 'd;}' $< > $@
 
 common/libcommon.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
@@ -66,10 +71,10 @@ lint:
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BINS) pipeline.sh $(DESTDIR)$(BINDIR)/
-	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
 
 clean:
-	rm -rf bin tests/unit/bin common/libcommon.a */*.o */*.d tests/unit/*.d
+	rm -rf bin tests/unit/bin common/libcommon.a */*.o */*.d tests/unit/*.d $(MANS)
 
 .PHONY: all deps unit check demo asan lint install clean
 .SECONDARY: $(TOOLS:%=%/main.o)

@@ -39,3 +39,23 @@ setup() {
 	done
 	"$FA_TOP/pipeline.sh" --help | grep -q '^Exit status:'
 }
+
+@test "man pages: one per tool, render without warnings, share the EXIT STATUS section" {
+	for page in sqs-recv pii-mask pg-load sqs-ack pipeline.sh; do
+		m=$FA_TOP/man/$page.1
+		[ -f "$m" ]
+		run groff -mdoc -Tutf8 -ww -z "$m"
+		[ "$status" -eq 0 ] && [ -z "$output" ]
+		grep -qxF '.Sh EXIT STATUS' "$m"
+		sed -n '/^\.Sh EXIT STATUS$/,/^\.El$/p' "$m" | diff -u "$FA_TOP/man/exit-status.mdoc" -
+	done
+}
+
+@test "make install honours DESTDIR and PREFIX" {
+	make -s -C "$FA_TOP" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/opt/fa >/dev/null
+	for f in bin/sqs-recv bin/pii-mask bin/pg-load bin/sqs-ack bin/pipeline.sh \
+	    share/man/man1/pg-load.1 share/man/man1/pipeline.sh.1; do
+		[ -e "$BATS_TEST_TMPDIR/root/opt/fa/$f" ]
+	done
+	"$BATS_TEST_TMPDIR/root/opt/fa/bin/pipeline.sh" --help >/dev/null
+}
