@@ -1,6 +1,7 @@
 /*
  * jfields.c - pick named fields out of one JSON object.  See jfields.h.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,77 @@ struct jfields_slot {
 };
 
 void
-jfields_init(struct jfields_parser *p, unsigned max_depth)
+jfields_init(struct jfields_parser *p, unsigned max_depth, int flags)
 {
 	memset(p, 0, sizeof(*p));
 	p->max_depth = max_depth;
+	p->flags = flags;
+}
+
+/*
+ * yajl allocates its handle, lexer and buffers afresh for every parse.
+ * These functions keep the blocks it frees (up to a small size) and hand
+ * them back on the next parse, so parsing a line costs no malloc.  Each
+ * block carries its size in a header.
+ */
+#define SPARE_MAX 65536		/* larger blocks go back to malloc */
+
+union block_header {
+	size_t size;
+	max_align_t align;
+};
+
+static void *
+pool_malloc(void *ctx, size_t size)
+{
+	struct jfields_parser *p = ctx;
+	union block_header *h;
+
+	for (size_t i = p->nspare; i-- > 0;) {
+		h = p->spare[i];
+		if (h->size >= size) {
+			p->spare[i] = p->spare[--p->nspare];
+			return h + 1;
+		}
+	}
+	if ((h = malloc(sizeof(*h) + size)) == NULL)
+		return NULL;
+	h->size = size;
+	return h + 1;
+}
+
+static void
+pool_free(void *ctx, void *ptr)
+{
+	struct jfields_parser *p = ctx;
+	union block_header *h;
+
+	if (ptr == NULL)
+		return;
+	h = (union block_header *)ptr - 1;
+	if (h->size <= SPARE_MAX &&
+	    p->nspare < sizeof(p->spare) / sizeof(p->spare[0]))
+		p->spare[p->nspare++] = h;
+	else
+		free(h);
+}
+
+static void *
+pool_realloc(void *ctx, void *ptr, size_t size)
+{
+	union block_header *h;
+	void *q;
+
+	if (ptr == NULL)
+		return pool_malloc(ctx, size);
+	h = (union block_header *)ptr - 1;
+	if (h->size >= size)
+		return ptr;
+	if ((q = pool_malloc(ctx, size)) == NULL)
+		return NULL;
+	memcpy(q, ptr, h->size);
+	pool_free(ctx, ptr);
+	return q;
 }
 
 void
@@ -28,6 +96,8 @@ jfields_free(struct jfields_parser *p)
 {
 	free(p->arena);
 	free(p->keys);
+	while (p->nspare > 0)
+		free(p->spare[--p->nspare]);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -86,7 +156,9 @@ hex4(const char *s)
 /*
  * Returns 0 when a \u escape in s[0..n) is half a surrogate pair.
  * Backslashes are legal only inside strings, so no string tracking is
- * needed; malformed escapes pass here and fail in the parser.
+ * needed: walking from one backslash to the next, each escape is taken
+ * whole, so an escaped backslash never passes for the start of a \u.
+ * Malformed escapes pass here and fail in the parser.
  */
 static int
 surrogates_paired(const char *s, size_t n)
@@ -134,14 +206,22 @@ keep(struct jfields_parser *p, const unsigned char *s, size_t n)
 	return dst;
 }
 
+/* Hashes a key eight bytes at a time: keys are short, and a byte-wise
+ * hash's chain of multiplies was most of the cost of a parse. */
 static uint32_t
-fnv1a(const unsigned char *s, size_t n)
+key_hash(const unsigned char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 16777619u;
-	return h;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return (uint32_t)(h ^ (h >> 29));
 }
 
 /* Sizes the key set for at least want live keys, keeping the live ones. */
@@ -178,7 +258,7 @@ keys_grow(struct jfields_parser *p, size_t want)
 static int
 keys_add(struct jfields_parser *p, const unsigned char *k, size_t n)
 {
-	uint32_t h = fnv1a(k, n);
+	uint32_t h = key_hash(k, n);
 	const char *copy;
 	size_t j;
 
@@ -207,12 +287,13 @@ wanted(struct jfields_parser *p, const unsigned char *k, size_t n)
 	for (size_t i = 0; i < p->nfields; i++) {
 		struct jfields_field *f = &p->fields[i];
 
-		if (strlen(f->key) != n || memcmp(f->key, k, n) != 0)
+		if (f->key_len != n || f->key[0] != k[0] ||
+		    memcmp(f->key, k, n) != 0)
 			continue;
 		if (p->depth == 1 && f->parent == NULL)
 			return f;
 		if (p->depth == 2 && f->parent != NULL && p->parent != NULL &&
-		    strlen(f->parent) == p->parent_len &&
+		    f->parent_len == p->parent_len &&
 		    memcmp(f->parent, p->parent, p->parent_len) == 0)
 			return f;
 	}
@@ -224,9 +305,10 @@ static int
 is_parent(const struct jfields_parser *p, const unsigned char *k, size_t n)
 {
 	for (size_t i = 0; i < p->nfields; i++) {
-		const char *par = p->fields[i].parent;
+		const struct jfields_field *f = &p->fields[i];
 
-		if (par != NULL && strlen(par) == n && memcmp(par, k, n) == 0)
+		if (f->parent != NULL && f->parent_len == n &&
+		    memcmp(f->parent, k, n) == 0)
 			return 1;
 	}
 	return 0;
@@ -332,16 +414,18 @@ on_map_key(void *ctx, const unsigned char *k, size_t n)
 	struct jfields_parser *p = ctx;
 
 	if (p->depth == 1) {
-		int r = keys_add(p, k, n);
+		if (p->flags & JF_UNIQUE_KEYS) {
+			int r = keys_add(p, k, n);
 
-		if (r != 0) {
-			p->error = r < 0 ? JF_ENOMEM : JF_EDUPKEY;
-			return 0;
+			if (r != 0) {
+				p->error = r < 0 ? JF_ENOMEM : JF_EDUPKEY;
+				return 0;
+			}
 		}
 		p->candidate = NULL;
-		if (is_parent(p, k, n)) {
-			/* keys_add kept a copy: the last bytes kept */
-			p->candidate = p->arena + p->arena_len - n;
+		if (p->has_parents && is_parent(p, k, n)) {
+			if ((p->candidate = keep(p, k, n)) == NULL)
+				return 0;
 			p->parent_len = n;
 		}
 	}
@@ -368,10 +452,12 @@ jfields_parse(struct jfields_parser *p, const char *text, size_t len,
 	yajl_handle h;
 	yajl_status st;
 
+	p->has_parents = 0;
 	for (size_t i = 0; i < n; i++) {
 		fields[i].type = JF_ABSENT;
 		fields[i].str = NULL;
 		fields[i].len = 0;
+		p->has_parents |= fields[i].parent != NULL;
 	}
 	if (!utf8_valid(text, len))
 		return JF_EUTF8;
@@ -399,7 +485,9 @@ jfields_parse(struct jfields_parser *p, const char *text, size_t len,
 	p->parent = p->candidate = NULL;
 	p->error = JF_OK;
 
-	if ((h = yajl_alloc(&callbacks, NULL, p)) == NULL)
+	yajl_alloc_funcs pool = { pool_malloc, pool_realloc, pool_free, p };
+
+	if ((h = yajl_alloc(&callbacks, &pool, p)) == NULL)
 		return JF_ENOMEM;
 	/* Already checked, and more strictly than yajl would. */
 	yajl_config(h, yajl_dont_validate_strings, 1);

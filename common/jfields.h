@@ -7,8 +7,9 @@
  * JSON.  It is strict where the data matters:
  * - the text must be well-formed UTF-8 (utf8.h), and \u escapes must not
  *   leave a lone surrogate (yajl would quietly turn one into '?');
- * - a key repeated in the top-level object, or a wanted field repeated in
- *   its parent, is an error rather than "last one wins";
+ * - a wanted field repeated in its parent is an error rather than "last
+ *   one wins", and so is any key repeated in the top-level object when the
+ *   parser was made with JF_UNIQUE_KEYS;
  * - nesting deeper than the parser's limit is an error.
  *
  * Ownership: strings handed out (str) point into the parser's own arena
@@ -44,31 +45,46 @@ struct jfields_field {
 	const char *parent;	/* NULL: key of the top-level object; else the
 				 * top-level key whose object holds this one */
 	const char *key;
+	size_t parent_len, key_len;
 	enum jfields_type type;	/* set by jfields_parse */
 	const char *str;	/* JF_STRING, JF_NUMBER: the value ... */
 	size_t len;		/* ... and its length in bytes */
 };
 
+/* Initializers naming a wanted field by string literals, lengths included
+ * (so no parse measures them again). */
+#define JF_FIELD(k) { .key = k, .key_len = sizeof(k) - 1 }
+#define JF_CHILD(p, k) { .parent = p, .parent_len = sizeof(p) - 1,	\
+	.key = k, .key_len = sizeof(k) - 1 }
+
+/* Flags for jfields_init. */
+#define JF_UNIQUE_KEYS 1	/* every top-level key, wanted or not, once */
+
 struct jfields_parser {
 	unsigned max_depth;
+	int flags;
 	char *arena;		/* copies of strings, numbers and keys */
 	size_t arena_cap, arena_len;
 	struct jfields_slot *keys;	/* open-addressed set of top-level keys */
 	size_t keys_cap, keys_len;
 	unsigned gen;		/* slots of older parses count as empty */
+	void *spare[8];		/* blocks yajl freed, kept for its next parse */
+	size_t nspare;
 	/* state of the parse under way */
 	struct jfields_field *fields;
 	size_t nfields;
 	unsigned depth;
 	struct jfields_field *pending;	/* field whose value comes next */
+	int has_parents;	/* some wanted field is nested */
 	const char *candidate;	/* last top-level key, if a wanted parent */
 	const char *parent;	/* wanted parent object now open, or NULL */
 	size_t parent_len;
 	enum jfields_error error;
 };
 
-/* Prepares a parser that refuses nesting deeper than max_depth levels. */
-void jfields_init(struct jfields_parser *p, unsigned max_depth);
+/* Prepares a parser that refuses nesting deeper than max_depth levels;
+ * flags is 0 or JF_UNIQUE_KEYS. */
+void jfields_init(struct jfields_parser *p, unsigned max_depth, int flags);
 
 /* Parses text[0..len) and fills fields[0..n).  Fields not present are
  * JF_ABSENT.  Returns JF_OK or the first error found. */

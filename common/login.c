@@ -7,7 +7,7 @@
 #include "login.h"
 #include "utf8.h"
 
-/* Order of the fields in a body, as handed to jfields_parse. */
+/* Order of the fields in LOGIN_FIELDS. */
 enum { F_USER_ID, F_DEVICE_TYPE, F_IP, F_DEVICE_ID, F_LOCALE, F_APP_VERSION,
     F_COUNT };
 
@@ -127,21 +127,22 @@ const char *
 login_parse(struct jfields_parser *p, const char *body, size_t len,
     struct login *out)
 {
-	struct jfields_field f[F_COUNT] = {
-		[F_USER_ID] = { .key = "user_id" },
-		[F_DEVICE_TYPE] = { .key = "device_type" },
-		[F_IP] = { .key = "ip" },
-		[F_DEVICE_ID] = { .key = "device_id" },
-		[F_LOCALE] = { .key = "locale" },
-		[F_APP_VERSION] = { .key = "app_version" },
-	};
-	struct login_str version;
+	struct jfields_field f[LOGIN_NFIELDS] = { LOGIN_FIELDS };
 	enum jfields_error e;
+
+	memset(out, 0, sizeof(*out));
+	if ((e = jfields_parse(p, body, len, f, LOGIN_NFIELDS)) != JF_OK)
+		return jfields_strerror(e);
+	return login_from_fields(f, out);
+}
+
+const char *
+login_from_fields(const struct jfields_field *f, struct login *out)
+{
+	struct login_str version;
 	const char *why;
 
 	memset(out, 0, sizeof(*out));
-	if ((e = jfields_parse(p, body, len, f, F_COUNT)) != JF_OK)
-		return jfields_strerror(e);
 	if (f[F_USER_ID].type == JF_ABSENT)
 		return "user_id: missing";
 	if (f[F_USER_ID].type == JF_NULL)

@@ -33,12 +33,24 @@ struct login {
 	long app_version;
 };
 
+/* The fields of a body, in the order login_from_fields() expects, as an
+ * initializer for struct jfields_field[LOGIN_NFIELDS]. */
+#define LOGIN_NFIELDS 6
+#define LOGIN_FIELDS							\
+	JF_FIELD("user_id"), JF_FIELD("device_type"), JF_FIELD("ip"),	\
+	JF_FIELD("device_id"), JF_FIELD("locale"), JF_FIELD("app_version")
+
 /*
  * Validates a login body and fills *out (strings point into the parser's
- * arena).  Returns NULL, or the reason the body is rejected.
+ * arena).  The parser should have been made with JF_UNIQUE_KEYS.  Returns
+ * NULL, or the reason the body is rejected.
  */
 const char *login_parse(struct jfields_parser *p, const char *body,
     size_t len, struct login *out);
+
+/* The same rules, on fields already parsed (LOGIN_FIELDS, in order). */
+const char *login_from_fields(const struct jfields_field *f,
+    struct login *out);
 
 /*
  * Encodes "MAJOR.MINOR[.PATCH]" as MAJOR*1000000 + MINOR*1000 + PATCH,

@@ -1,6 +1,14 @@
 /*
  * mask.c - the secret key and the keyed mask.  See mask.h.
+ *
+ * HMAC is computed from SHA-256 states saved after the padded key, as
+ * RFC 2104 allows.  The states are plain SHA256_CTX structs copied by
+ * value: OpenSSL 3 marks that interface deprecated, but its EVP
+ * replacement allocates on every context copy, which at a million masks a
+ * second costs more than the hashing.
  */
+#define OPENSSL_SUPPRESS_DEPRECATED	/* SHA256_CTX: see above */
+
 #include <sys/stat.h>
 
 #include <ctype.h>
@@ -11,7 +19,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "mask.h"
 
@@ -21,7 +29,7 @@
 struct mask_key {
 	/* SHA-256 states after the inner and outer HMAC pads: computed
 	 * once, copied per value, so a mask costs two short digests. */
-	EVP_MD_CTX *inner, *outer, *work;
+	SHA256_CTX inner, outer;
 };
 
 void
@@ -29,10 +37,7 @@ mask_key_free(struct mask_key *key)
 {
 	if (key == NULL)
 		return;
-	/* EVP_MD_CTX_free clears the digest state before freeing it. */
-	EVP_MD_CTX_free(key->inner);
-	EVP_MD_CTX_free(key->outer);
-	EVP_MD_CTX_free(key->work);
+	OPENSSL_cleanse(key, sizeof(*key));
 	free(key);
 }
 
@@ -78,25 +83,23 @@ static int
 key_setup(struct mask_key *key, const unsigned char *raw, size_t len)
 {
 	unsigned char block[SHA256_BLOCK], pad[SHA256_BLOCK];
-	const EVP_MD *md = EVP_sha256();
-	unsigned int dlen;
 	int ok = 0;
 
 	memset(block, 0, sizeof(block));
 	if (len > SHA256_BLOCK) {	/* RFC 2104: long keys are hashed */
-		if (!EVP_Digest(raw, len, block, &dlen, md, NULL))
+		if (SHA256(raw, len, block) == NULL)
 			goto out;
 	} else
 		memcpy(block, raw, len);
 	for (int i = 0; i < SHA256_BLOCK; i++)
 		pad[i] = block[i] ^ 0x36;
-	if (!EVP_DigestInit_ex(key->inner, md, NULL) ||
-	    !EVP_DigestUpdate(key->inner, pad, sizeof(pad)))
+	if (!SHA256_Init(&key->inner) ||
+	    !SHA256_Update(&key->inner, pad, sizeof(pad)))
 		goto out;
 	for (int i = 0; i < SHA256_BLOCK; i++)
 		pad[i] = block[i] ^ 0x5c;
-	if (!EVP_DigestInit_ex(key->outer, md, NULL) ||
-	    !EVP_DigestUpdate(key->outer, pad, sizeof(pad)))
+	if (!SHA256_Init(&key->outer) ||
+	    !SHA256_Update(&key->outer, pad, sizeof(pad)))
 		goto out;
 	ok = 1;
 out:
@@ -148,10 +151,7 @@ mask_key_load(const char *path, struct mask_key **keyp)
 		why = "key shorter than 32 bytes (64 hex digits)";
 		goto out;
 	}
-	if ((key = calloc(1, sizeof(*key))) == NULL ||
-	    (key->inner = EVP_MD_CTX_new()) == NULL ||
-	    (key->outer = EVP_MD_CTX_new()) == NULL ||
-	    (key->work = EVP_MD_CTX_new()) == NULL) {
+	if ((key = calloc(1, sizeof(*key))) == NULL) {
 		why = "out of memory";
 		goto out;
 	}
@@ -177,13 +177,14 @@ mask_hmac_hex(struct mask_key *key, const char *s, size_t n,
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char ih[SHA256_LEN], oh[SHA256_LEN];
+	SHA256_CTX c = key->inner;
+	int ok;
 
-	if (!EVP_MD_CTX_copy_ex(key->work, key->inner) ||
-	    !EVP_DigestUpdate(key->work, s, n) ||
-	    !EVP_DigestFinal_ex(key->work, ih, NULL) ||
-	    !EVP_MD_CTX_copy_ex(key->work, key->outer) ||
-	    !EVP_DigestUpdate(key->work, ih, sizeof(ih)) ||
-	    !EVP_DigestFinal_ex(key->work, oh, NULL))
+	ok = SHA256_Update(&c, s, n) && SHA256_Final(ih, &c);
+	c = key->outer;
+	ok = ok && SHA256_Update(&c, ih, sizeof(ih)) && SHA256_Final(oh, &c);
+	OPENSSL_cleanse(&c, sizeof(c));
+	if (!ok)
 		return -1;
 	for (int i = 0; i < SHA256_LEN; i++) {
 		out[2 * i] = hex[oh[i] >> 4];

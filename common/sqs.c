@@ -30,6 +30,7 @@ struct sqs {
 	char *queue_url;
 	char *sigv4;		/* "aws:amz:REGION:sqs" */
 	int max_attempts;
+	struct obuf req;	/* body of the request being sent */
 	char *resp;		/* body of the last response, NUL-terminated */
 	size_t resp_len, resp_cap;
 	int resp_overflow;
@@ -123,6 +124,7 @@ sqs_close(struct sqs *q)
 	free(q->queue_url);
 	free(q->sigv4);
 	free(q->resp);
+	obuf_free(&q->req);
 	free(q);
 }
 
@@ -182,14 +184,17 @@ describe_failure(struct sqs *q, const char *action, long http)
  * retrying can fix.
  */
 static enum sqs_status
-call(struct sqs *q, const char *action, const char *body, size_t len,
-    long timeout_s, yajl_val *tree)
+call(struct sqs *q, const char *action, long timeout_s, yajl_val *tree)
 {
 	struct curl_slist *hdrs = NULL;
 	char target[96], token[4096];
 	enum sqs_status st = SQS_EFAILED;
 
 	*tree = NULL;
+	if (q->req.oom) {
+		snprintf(q->err, sizeof(q->err), "%s: out of memory", action);
+		return SQS_EFAILED;
+	}
 	snprintf(target, sizeof(target), "X-Amz-Target: AmazonSQS.%s", action);
 	if ((hdrs = curl_slist_append(hdrs,
 	    "Content-Type: application/x-amz-json-1.0")) == NULL ||
@@ -212,8 +217,8 @@ call(struct sqs *q, const char *action, const char *body, size_t len,
 		hdrs = h;
 	}
 	curl_easy_setopt(q->curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(q->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(q->curl, CURLOPT_POSTFIELDSIZE, (long)len);
+	curl_easy_setopt(q->curl, CURLOPT_POSTFIELDS, q->req.p);
+	curl_easy_setopt(q->curl, CURLOPT_POSTFIELDSIZE, (long)q->req.len);
 	curl_easy_setopt(q->curl, CURLOPT_TIMEOUT, timeout_s);
 
 	for (int attempt = 0; attempt < q->max_attempts; attempt++) {
@@ -261,24 +266,13 @@ call(struct sqs *q, const char *action, const char *body, size_t len,
 	return st;
 }
 
-/* Opens a memory stream for a request body starting with the queue. */
-static FILE *
-request_start(struct sqs *q, char **buf, size_t *len)
+/* Starts a request body: the object, with the queue in it. */
+static void
+request_start(struct sqs *q, struct obuf *b)
 {
-	FILE *f = open_memstream(buf, len);
-
-	if (f == NULL)
-		return NULL;
-	fputs("{\"QueueUrl\":", f);
-	jsonw_string(f, q->queue_url, strlen(q->queue_url));
-	return f;
-}
-
-static int
-request_end(FILE *f)
-{
-	fputc('}', f);
-	return ferror(f) | fclose(f);
+	obuf_clear(b);
+	obuf_puts(b, "{\"QueueUrl\":");
+	jsonw_string(b, q->queue_url, strlen(q->queue_url));
 }
 
 static int
@@ -319,32 +313,25 @@ sqs_receive(struct sqs *q, int max, int wait_seconds, int visibility_timeout,
 	const char *mpath[] = { "Messages", NULL };
 	const char *idp[] = { "MessageId", NULL }, *rhp[] = { "ReceiptHandle",
 	    NULL }, *bp[] = { "Body", NULL }, *md5p[] = { "MD5OfBody", NULL };
+	struct obuf *b = &q->req;
 	enum sqs_status st;
 	yajl_val tree, msgs;
-	char *req = NULL;
-	size_t len = 0;
-	FILE *f;
 
 	*count = *skipped = 0;
-	if ((f = request_start(q, &req, &len)) == NULL) {
-		snprintf(q->err, sizeof(q->err), "ReceiveMessage: out of memory");
-		return SQS_EFAILED;
+	request_start(q, b);
+	obuf_puts(b, ",\"MaxNumberOfMessages\":");
+	obuf_putll(b, max);
+	obuf_puts(b, ",\"WaitTimeSeconds\":");
+	obuf_putll(b, wait_seconds);
+	if (visibility_timeout >= 0) {
+		obuf_puts(b, ",\"VisibilityTimeout\":");
+		obuf_putll(b, visibility_timeout);
 	}
-	fprintf(f, ",\"MaxNumberOfMessages\":%d,\"WaitTimeSeconds\":%d",
-	    max, wait_seconds);
-	if (visibility_timeout >= 0)
-		fprintf(f, ",\"VisibilityTimeout\":%d", visibility_timeout);
 	/* Both names: AttributeNames is deprecated, some servers know only it. */
-	fputs(",\"AttributeNames\":[\"SentTimestamp\",\"ApproximateReceiveCount\"]"
-	    ",\"MessageSystemAttributeNames\":[\"SentTimestamp\","
-	    "\"ApproximateReceiveCount\"]", f);
-	if (request_end(f) != 0) {
-		free(req);
-		snprintf(q->err, sizeof(q->err), "ReceiveMessage: out of memory");
-		return SQS_EFAILED;
-	}
-	st = call(q, "ReceiveMessage", req, len, wait_seconds + 30L, &tree);
-	free(req);
+	obuf_puts(b, ",\"AttributeNames\":[\"SentTimestamp\","
+	    "\"ApproximateReceiveCount\"],\"MessageSystemAttributeNames\":"
+	    "[\"SentTimestamp\",\"ApproximateReceiveCount\"]}");
+	st = call(q, "ReceiveMessage", wait_seconds + 30L, &tree);
 	if (st != SQS_OK)
 		return st;
 	msgs = yajl_tree_get(tree, mpath, yajl_t_array);
@@ -386,36 +373,24 @@ sqs_delete_batch(struct sqs *q, struct sqs_delete *e, size_t n)
 {
 	const char *sp[] = { "Successful", NULL }, *fp[] = { "Failed", NULL };
 	const char *idp[] = { "Id", NULL }, *cp[] = { "Code", NULL };
+	struct obuf *b = &q->req;
 	enum sqs_status st;
 	yajl_val tree, ok, failed;
-	char *req = NULL;
-	size_t len = 0;
-	FILE *f;
 
-	if ((f = request_start(q, &req, &len)) == NULL) {
-		snprintf(q->err, sizeof(q->err),
-		    "DeleteMessageBatch: out of memory");
-		return SQS_EFAILED;
-	}
-	fputs(",\"Entries\":[", f);
+	request_start(q, b);
+	obuf_puts(b, ",\"Entries\":[");
 	for (size_t i = 0; i < n; i++) {
 		/* Ids are the positions: unique, and all the service needs. */
-		fprintf(f, "%s{\"Id\":\"%zu\",\"ReceiptHandle\":", i ? "," : "",
-		    i);
-		jsonw_string(f, e[i].receipt_handle, strlen(e[i].receipt_handle));
-		fputc('}', f);
+		obuf_puts(b, i ? ",{\"Id\":\"" : "{\"Id\":\"");
+		obuf_putll(b, (long long)i);
+		obuf_puts(b, "\",\"ReceiptHandle\":");
+		jsonw_string(b, e[i].receipt_handle, strlen(e[i].receipt_handle));
+		obuf_putc(b, '}');
 		e[i].deleted = 0;
 		snprintf(e[i].code, sizeof(e[i].code), "NoAnswer");
 	}
-	fputc(']', f);
-	if (request_end(f) != 0) {
-		free(req);
-		snprintf(q->err, sizeof(q->err),
-		    "DeleteMessageBatch: out of memory");
-		return SQS_EFAILED;
-	}
-	st = call(q, "DeleteMessageBatch", req, len, 30L, &tree);
-	free(req);
+	obuf_puts(b, "]}");
+	st = call(q, "DeleteMessageBatch", 30L, &tree);
 	if (st != SQS_OK)
 		return st;
 	ok = yajl_tree_get(tree, sp, yajl_t_array);

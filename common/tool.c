@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "exitcode.h"
 #include "tool.h"
@@ -14,25 +15,23 @@
 void
 tool_init_output(void)
 {
-	/* A failed write must be reported, not kill the tool halfway
-	 * through a message. */
 	signal(SIGPIPE, SIG_IGN);
-	/* Full buffering even on a terminal: tools flush when a batch
-	 * ends or input would block. */
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 }
 
 void
-xflush(FILE *f)
+xwrite(struct obuf *out)
 {
-	if (fflush(f) == EOF || ferror(f))
-		err(EXIT_IO, "writing %s", f == stdout ? "standard output" :
-		    "output");
+	if (obuf_write(out, STDOUT_FILENO) < 0)
+		err(EXIT_IO, "writing standard output");
 }
 
 void
-xexit(int status)
+xexit(struct obuf *out, int status)
 {
+	if (out != NULL) {
+		xwrite(out);
+		obuf_free(out);
+	}
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(EXIT_IO, "writing standard output");
 	if (fclose(stdout) == EOF)

@@ -8,18 +8,23 @@
 #ifndef TOOL_H
 #define TOOL_H
 
-#include <stdio.h>
+#include "obuf.h"
 
-/* Sets up stdout for large buffered writes and makes a closed pipe an
- * EPIPE error to report instead of a silent SIGPIPE death. */
+/* The size at which a tool writes its output buffer out even if more
+ * input is ready: large writes, bounded memory. */
+#define TOOL_OUT_CHUNK 65536
+
+/* Makes a closed pipe an EPIPE error to report, instead of a silent
+ * SIGPIPE death halfway through a line. */
 void tool_init_output(void);
 
-/* Flushes f; on a write error exits EXIT_IO. */
-void xflush(FILE *f);
+/* Writes out to standard output and empties it; on failure exits EXIT_IO. */
+void xwrite(struct obuf *out);
 
-/* Flushes and closes stdout, exiting EXIT_IO when anything written was
- * lost, then exits with status. */
-void xexit(int status) __attribute__((noreturn));
+/* Writes out (if not NULL), then flushes and closes stdio's stdout (where
+ * --help goes), exiting EXIT_IO if anything was lost; then exits with
+ * status. */
+void xexit(struct obuf *out, int status) __attribute__((noreturn));
 
 /* Parses a decimal option value in [min, max]; otherwise reports the
  * option by name and exits EXIT_USAGE. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "exitcode.h"
 #include "jfields.h"
@@ -33,9 +34,8 @@ enum { L_MESSAGE_ID, L_RECEIPT_HANDLE, L_REJECT, L_ROW, L_USER_ID,
 struct loader {
 	struct store *store;
 	struct jfields_parser parser;
-	FILE *acks;		/* acknowledgements of the batch, in memory */
-	char *acks_buf;
-	size_t acks_len;
+	struct obuf acks;	/* acknowledgements of the uncommitted batch */
+	struct obuf out;	/* acknowledgements committed, to be written */
 	long batch_rows;
 	long flush_ms;
 	struct timespec batch_started;
@@ -85,11 +85,11 @@ flush_batch(struct loader *ld)
 	if (store_commit(ld->store, &inserted) < 0)
 		errx(EXIT_DB, "%s; batch of %zu rows not stored, none "
 		    "acknowledged", store_error(ld->store), rows);
-	if (fflush(ld->acks) == EOF)
-		err(EXIT_IO, "acknowledgement buffer");
-	fwrite(ld->acks_buf, 1, ld->acks_len, stdout);
-	xflush(stdout);
-	rewind(ld->acks);
+	obuf_put(&ld->out, ld->acks.p, ld->acks.len);
+	if (ld->acks.oom)
+		ld->out.oom = 1;	/* reported as ENOMEM by the write */
+	obuf_clear(&ld->acks);
+	xwrite(&ld->out);
 }
 
 /* A string field of a row: string, or null when allowed.  Returns 0. */
@@ -175,17 +175,17 @@ static void
 load_line(struct loader *ld, const char *line, size_t len, size_t lineno)
 {
 	struct jfields_field f[L_COUNT] = {
-		[L_MESSAGE_ID] = { .key = "message_id" },
-		[L_RECEIPT_HANDLE] = { .key = "receipt_handle" },
-		[L_REJECT] = { .key = "reject" },
-		[L_ROW] = { .key = "row" },
-		[L_USER_ID] = { .parent = "row", .key = "user_id" },
-		[L_DEVICE_TYPE] = { .parent = "row", .key = "device_type" },
-		[L_MASKED_IP] = { .parent = "row", .key = "masked_ip" },
-		[L_MASKED_DEVICE_ID] = { .parent = "row", .key = "masked_device_id" },
-		[L_LOCALE] = { .parent = "row", .key = "locale" },
-		[L_APP_VERSION] = { .parent = "row", .key = "app_version" },
-		[L_CREATE_DATE] = { .parent = "row", .key = "create_date" },
+		[L_MESSAGE_ID] = JF_FIELD("message_id"),
+		[L_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
+		[L_REJECT] = JF_FIELD("reject"),
+		[L_ROW] = JF_FIELD("row"),
+		[L_USER_ID] = JF_CHILD("row", "user_id"),
+		[L_DEVICE_TYPE] = JF_CHILD("row", "device_type"),
+		[L_MASKED_IP] = JF_CHILD("row", "masked_ip"),
+		[L_MASKED_DEVICE_ID] = JF_CHILD("row", "masked_device_id"),
+		[L_LOCALE] = JF_CHILD("row", "locale"),
+		[L_APP_VERSION] = JF_CHILD("row", "app_version"),
+		[L_CREATE_DATE] = JF_CHILD("row", "create_date"),
 	};
 	const struct jfields_field *id = &f[L_MESSAGE_ID];
 	const struct jfields_field *rh = &f[L_RECEIPT_HANDLE];
@@ -201,13 +201,19 @@ load_line(struct loader *ld, const char *line, size_t len, size_t lineno)
 	if (f[L_REJECT].type == JF_STRING) {
 		/* pii-mask's reasons are fixed phrases; print them as
 		 * JSON so nothing in them can forge a log line. */
-		fprintf(stderr, "pg-load: line %zu: message ", lineno);
-		jsonw_string_or_null(stderr, id->type == JF_STRING ? id->str :
+		struct obuf msg = { .len = 0 };
+
+		obuf_puts(&msg, "pg-load: line ");
+		obuf_putll(&msg, (long long)lineno);
+		obuf_puts(&msg, ": message ");
+		jsonw_string_or_null(&msg, id->type == JF_STRING ? id->str :
 		    NULL, id->len);
-		fputs(" rejected: ", stderr);
-		jsonw_string(stderr, f[L_REJECT].str, f[L_REJECT].len > 200 ?
+		obuf_puts(&msg, " rejected: ");
+		jsonw_string(&msg, f[L_REJECT].str, f[L_REJECT].len > 200 ?
 		    200 : f[L_REJECT].len);
-		fputc('\n', stderr);
+		obuf_putc(&msg, '\n');
+		(void)obuf_write(&msg, STDERR_FILENO);	/* best effort */
+		obuf_free(&msg);
 		return;
 	}
 	if (f[L_ROW].type != JF_OBJECT || row_of(f, &r) < 0) {
@@ -220,11 +226,11 @@ load_line(struct loader *ld, const char *line, size_t len, size_t lineno)
 	if (store_add(ld->store, &r) < 0)
 		err(EXIT_IO, "out of memory");
 	if (rh->type == JF_STRING) {
-		fputs("{\"message_id\":", ld->acks);
-		jsonw_string_or_null(ld->acks, r.message_id.s, r.message_id.n);
-		fputs(",\"receipt_handle\":", ld->acks);
-		jsonw_string(ld->acks, rh->str, rh->len);
-		fputs("}\n", ld->acks);
+		obuf_puts(&ld->acks, "{\"message_id\":");
+		jsonw_string_or_null(&ld->acks, r.message_id.s, r.message_id.n);
+		obuf_puts(&ld->acks, ",\"receipt_handle\":");
+		jsonw_string(&ld->acks, rh->str, rh->len);
+		obuf_puts(&ld->acks, "}\n");
 	}
 	if (store_batch_rows(ld->store) >= (size_t)ld->batch_rows ||
 	    store_batch_bytes(ld->store) >= MAX_BATCH_BYTES)
@@ -267,7 +273,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
-			xexit(EXIT_OK);
+			xexit(NULL, EXIT_OK);
 		default:
 			usage(stderr);
 			exit(EXIT_USAGE);
@@ -282,10 +288,9 @@ main(int argc, char *argv[])
 	if (create && store_create(ld.store) < 0)
 		errx(EXIT_DB, "%s", store_error(ld.store));
 	tool_init_output();
-	if ((ld.acks = open_memstream(&ld.acks_buf, &ld.acks_len)) == NULL ||
-	    lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
-		err(EXIT_IO, "buffers");
-	jfields_init(&ld.parser, LOGIN_MAX_DEPTH);
+	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
+		err(EXIT_IO, "line buffer");
+	jfields_init(&ld.parser, LOGIN_MAX_DEPTH, 0);
 	for (;;) {
 		long wait = -1;
 		enum lines_result r;
@@ -316,10 +321,9 @@ main(int argc, char *argv[])
 		load_line(&ld, line, len, in.lineno);
 	}
 	flush_batch(&ld);
-	fclose(ld.acks);
-	free(ld.acks_buf);
+	obuf_free(&ld.acks);
 	jfields_free(&ld.parser);
 	lines_free(&in);
 	store_close(ld.store);
-	xexit(ld.unusable > 0 ? EXIT_PARTIAL : EXIT_OK);
+	xexit(&ld.out, ld.unusable > 0 ? EXIT_PARTIAL : EXIT_OK);
 }

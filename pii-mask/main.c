@@ -6,7 +6,9 @@
  * docs/ndjson.md for the format and pii-mask(1) for the rules.
  */
 #include <err.h>
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +25,14 @@
 enum { E_MESSAGE_ID, E_RECEIPT_HANDLE, E_BODY, E_SENT_TIMESTAMP, E_COUNT };
 
 struct masker {
+	struct obuf out;	/* lines not yet written to stdout */
 	struct mask_key *key;
-	struct jfields_parser envelope, body;
+	struct jfields_parser line;	/* the input line */
+	struct jfields_parser body;	/* the body inside an envelope */
 	long today;		/* day number of today_date, or -1 */
 	char today_date[11];
+	long long sent_day;	/* day number of sent_date, or LLONG_MIN */
+	char sent_date[11];
 };
 
 static void
@@ -60,12 +66,13 @@ today(struct masker *m)
 	return m->today_date;
 }
 
-/* The UTC date of an envelope's sent_timestamp, or NULL and *why. */
+/* The UTC date of an envelope's sent_timestamp, or NULL and *why.
+ * Consecutive messages are mostly of one day: it is formatted once. */
 static const char *
-sent_date(const struct jfields_field *f, char buf[11], const char **why)
+sent_date(struct masker *m, const struct jfields_field *f, const char **why)
 {
 	char text[24], *end;
-	long long ms;
+	long long ms, day;
 
 	if (f->type != JF_NUMBER || f->len >= sizeof(text) ||
 	    memchr(f->str, '.', f->len) || memchr(f->str, 'e', f->len) ||
@@ -75,12 +82,21 @@ sent_date(const struct jfields_field *f, char buf[11], const char **why)
 	}
 	memcpy(text, f->str, f->len);
 	text[f->len] = '\0';
+	errno = 0;
 	ms = strtoll(text, &end, 10);
-	if (*end != '\0' || login_utc_date(ms, buf) < 0) {
+	day = ms >= 0 ? ms / 86400000 : (ms + 1) / 86400000 - 1;
+	if (*end != '\0' || errno == ERANGE) {
 		*why = "sent_timestamp: out of range";
 		return NULL;
 	}
-	return buf;
+	if (day != m->sent_day) {
+		if (login_utc_date(ms, m->sent_date) < 0) {
+			*why = "sent_timestamp: out of range";
+			return NULL;
+		}
+		m->sent_day = day;
+	}
+	return m->sent_date;
 }
 
 static void
@@ -89,105 +105,116 @@ write_mask(struct masker *m, const struct login_str *v)
 	char hex[MASK_HEX_LEN + 1];
 
 	if (v->str == NULL) {
-		fputs("null", stdout);
+		obuf_puts(&m->out, "null");
 		return;
 	}
 	if (mask_hmac_hex(m->key, v->str, v->len, hex) < 0)
 		errx(EXIT_CONFIG, "HMAC-SHA256 failed in the crypto library");
-	putc('"', stdout);
-	fwrite(hex, 1, MASK_HEX_LEN, stdout);
-	putc('"', stdout);
+	obuf_putc(&m->out, '"');
+	obuf_put(&m->out, hex, MASK_HEX_LEN);
+	obuf_putc(&m->out, '"');
 }
 
 static void
 write_row(struct masker *m, const struct login *l, const char *date)
 {
-	fputs("{\"row\":{\"user_id\":", stdout);
-	jsonw_string(stdout, l->user_id.str, l->user_id.len);
-	fputs(",\"device_type\":", stdout);
-	jsonw_string_or_null(stdout, l->device_type.str, l->device_type.len);
-	fputs(",\"masked_ip\":", stdout);
+	struct obuf *o = &m->out;
+
+	obuf_puts(o, "{\"row\":{\"user_id\":");
+	jsonw_string(o, l->user_id.str, l->user_id.len);
+	obuf_puts(o, ",\"device_type\":");
+	jsonw_string_or_null(o, l->device_type.str, l->device_type.len);
+	obuf_puts(o, ",\"masked_ip\":");
 	write_mask(m, &l->ip);
-	fputs(",\"masked_device_id\":", stdout);
+	obuf_puts(o, ",\"masked_device_id\":");
 	write_mask(m, &l->device_id);
-	fputs(",\"locale\":", stdout);
-	jsonw_string_or_null(stdout, l->locale.str, l->locale.len);
+	obuf_puts(o, ",\"locale\":");
+	jsonw_string_or_null(o, l->locale.str, l->locale.len);
+	obuf_puts(o, ",\"app_version\":");
 	if (l->has_app_version)
-		printf(",\"app_version\":%ld", l->app_version);
+		obuf_putll(o, l->app_version);
 	else
-		fputs(",\"app_version\":null", stdout);
-	fputs(",\"create_date\":\"", stdout);
-	fputs(date, stdout);
-	fputs("\"}", stdout);
+		obuf_puts(o, "null");
+	obuf_puts(o, ",\"create_date\":\"");
+	obuf_put(o, date, 10);
+	obuf_puts(o, "\"}");
 }
 
 /* Ends a row or reject line with the ids of its message. */
 static void
-write_ids(const struct jfields_field *id, const struct jfields_field *rh)
+write_ids(struct obuf *o, const struct jfields_field *id,
+    const struct jfields_field *rh)
 {
-	fputs(",\"message_id\":", stdout);
+	obuf_puts(o, ",\"message_id\":");
 	if (id != NULL && id->type == JF_STRING)
-		jsonw_string(stdout, id->str, id->len);
+		jsonw_string(o, id->str, id->len);
 	else
-		fputs("null", stdout);
-	fputs(",\"receipt_handle\":", stdout);
+		obuf_puts(o, "null");
+	obuf_puts(o, ",\"receipt_handle\":");
 	if (rh != NULL)
-		jsonw_string(stdout, rh->str, rh->len);
+		jsonw_string(o, rh->str, rh->len);
 	else
-		fputs("null", stdout);
-	fputs("}\n", stdout);
+		obuf_puts(o, "null");
+	obuf_puts(o, "}\n");
 }
 
 static void
-write_reject(const char *why, const struct jfields_field *id,
+write_reject(struct obuf *o, const char *why, const struct jfields_field *id,
     const struct jfields_field *rh)
 {
-	fputs("{\"reject\":", stdout);
-	jsonw_string(stdout, why, strlen(why));
-	write_ids(id, rh);
+	obuf_puts(o, "{\"reject\":");
+	jsonw_string(o, why, strlen(why));
+	write_ids(o, id, rh);
 }
 
 static void
 mask_line(struct masker *m, const char *line, size_t len)
 {
-	struct jfields_field env[E_COUNT] = {
-		[E_MESSAGE_ID] = { .key = "message_id" },
-		[E_RECEIPT_HANDLE] = { .key = "receipt_handle" },
-		[E_BODY] = { .key = "body" },
-		[E_SENT_TIMESTAMP] = { .key = "sent_timestamp" },
+	/* One pass finds both an envelope's fields and a bare body's. */
+	struct jfields_field f[E_COUNT + LOGIN_NFIELDS] = {
+		[E_MESSAGE_ID] = JF_FIELD("message_id"),
+		[E_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
+		[E_BODY] = JF_FIELD("body"),
+		[E_SENT_TIMESTAMP] = JF_FIELD("sent_timestamp"),
+		LOGIN_FIELDS
 	};
 	const struct jfields_field *id = NULL, *rh = NULL;
-	const char *body = line, *date, *why = NULL;
-	size_t body_len = len;
-	char datebuf[11];
+	const char *date = NULL, *why = NULL;
+	enum jfields_error e;
 	struct login l;
 
-	/* An object with a string receipt_handle and body is an envelope;
-	 * anything else is taken as a bare body (a replayed raw file). */
-	if (jfields_parse(&m->envelope, line, len, env, E_COUNT) == JF_OK &&
-	    env[E_RECEIPT_HANDLE].type == JF_STRING &&
-	    env[E_BODY].type == JF_STRING) {
-		id = &env[E_MESSAGE_ID];
-		rh = &env[E_RECEIPT_HANDLE];
-		body = env[E_BODY].str;
-		body_len = env[E_BODY].len;
-		if (env[E_SENT_TIMESTAMP].type == JF_ABSENT ||
-		    env[E_SENT_TIMESTAMP].type == JF_NULL)
+	e = jfields_parse(&m->line, line, len, f, E_COUNT + LOGIN_NFIELDS);
+	if (e != JF_OK) {
+		why = jfields_strerror(e);
+	} else if (f[E_RECEIPT_HANDLE].type == JF_STRING &&
+	    f[E_BODY].type == JF_STRING) {
+		/* An envelope: its body is judged on its own. */
+		id = &f[E_MESSAGE_ID];
+		rh = &f[E_RECEIPT_HANDLE];
+		if (f[E_SENT_TIMESTAMP].type == JF_ABSENT ||
+		    f[E_SENT_TIMESTAMP].type == JF_NULL)
 			date = today(m);
 		else
-			date = sent_date(&env[E_SENT_TIMESTAMP], datebuf, &why);
-	} else
+			date = sent_date(m, &f[E_SENT_TIMESTAMP], &why);
+		if (why == NULL && f[E_BODY].len > LOGIN_MAX_BODY)
+			why = "body longer than 1 MiB";
+		if (why == NULL)
+			why = login_parse(&m->body, f[E_BODY].str, f[E_BODY].len,
+			    &l);
+	} else {
+		/* A bare body, from a replayed raw file. */
 		date = today(m);
-	if (why == NULL && body_len > LOGIN_MAX_BODY)
-		why = "body longer than 1 MiB";
-	if (why == NULL)
-		why = login_parse(&m->body, body, body_len, &l);
+		if (len > LOGIN_MAX_BODY)
+			why = "body longer than 1 MiB";
+		else
+			why = login_from_fields(&f[E_COUNT], &l);
+	}
 	if (why != NULL) {
-		write_reject(why, id, rh);
+		write_reject(&m->out, why, id, rh);
 		return;
 	}
 	write_row(m, &l, date);
-	write_ids(id, rh);
+	write_ids(&m->out, id, rh);
 }
 
 int
@@ -198,10 +225,10 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct masker m = { .today = -1 };
+	struct masker m = { .today = -1, .sent_day = LLONG_MIN };
 	const char *key_path = getenv("PII_MASK_KEY_FILE"), *why, *line;
 	struct lines in;
-	int c, pending = 0;
+	int c;
 	size_t len;
 
 	while ((c = getopt_long(argc, argv, "k:h", longopts, NULL)) != -1) {
@@ -211,7 +238,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
-			xexit(EXIT_OK);
+			xexit(NULL, EXIT_OK);
 		default:
 			usage(stderr);
 			exit(EXIT_USAGE);
@@ -230,11 +257,13 @@ main(int argc, char *argv[])
 	tool_init_output();
 	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");
-	jfields_init(&m.envelope, LOGIN_MAX_DEPTH);
-	jfields_init(&m.body, LOGIN_MAX_DEPTH);
+	/* A line may be a body, and a body must have every key once. */
+	jfields_init(&m.line, LOGIN_MAX_DEPTH, JF_UNIQUE_KEYS);
+	jfields_init(&m.body, LOGIN_MAX_DEPTH, JF_UNIQUE_KEYS);
 	for (;;) {
-		/* Flush only when the next line would make us wait. */
-		enum lines_result r = lines_next(&in, pending ? 0 : -1, &line,
+		/* Write out only when the next line would make us wait, or
+		 * in large chunks. */
+		enum lines_result r = lines_next(&in, m.out.len ? 0 : -1, &line,
 		    &len);
 
 		if (r == LINES_EOF)
@@ -242,19 +271,20 @@ main(int argc, char *argv[])
 		if (r == LINES_ERROR)
 			err(EXIT_IO, "reading standard input");
 		if (r == LINES_TIMEOUT) {
-			xflush(stdout);
-			pending = 0;
+			xwrite(&m.out);
 			continue;
 		}
 		if (r == LINES_TOOLONG)
-			write_reject("line longer than 6 MiB", NULL, NULL);
+			write_reject(&m.out, "line longer than 6 MiB", NULL,
+			    NULL);
 		else
 			mask_line(&m, line, len);
-		pending = 1;
+		if (m.out.len >= TOOL_OUT_CHUNK)
+			xwrite(&m.out);
 	}
 	mask_key_free(m.key);
-	jfields_free(&m.envelope);
+	jfields_free(&m.line);
 	jfields_free(&m.body);
 	lines_free(&in);
-	xexit(EXIT_OK);
+	xexit(&m.out, EXIT_OK);
 }

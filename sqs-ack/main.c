@@ -86,9 +86,9 @@ batch_add(struct batch *b, struct jfields_parser *p, const char *line,
     size_t len)
 {
 	struct jfields_field f[A_COUNT] = {
-		[A_MESSAGE_ID] = { .key = "message_id" },
-		[A_RECEIPT_HANDLE] = { .key = "receipt_handle" },
-		[A_REJECT] = { .key = "reject" },
+		[A_MESSAGE_ID] = JF_FIELD("message_id"),
+		[A_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
+		[A_REJECT] = JF_FIELD("reject"),
 	};
 	struct jfields_field *id = &f[A_MESSAGE_ID], *rh = &f[A_RECEIPT_HANDLE];
 
@@ -133,7 +133,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
-			xexit(EXIT_OK);
+			xexit(NULL, EXIT_OK);
 		default:
 			usage(stderr);
 			exit(EXIT_USAGE);
@@ -147,7 +147,7 @@ main(int argc, char *argv[])
 	tool_init_output();
 	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");
-	jfields_init(&parser, LOGIN_MAX_DEPTH);
+	jfields_init(&parser, LOGIN_MAX_DEPTH, 0);
 	for (;;) {
 		enum lines_result r = lines_next(&in, b.n ? 0 : -1, &line, &len);
 
@@ -175,5 +175,5 @@ main(int argc, char *argv[])
 	jfields_free(&parser);
 	lines_free(&in);
 	sqs_close(q);
-	xexit(failed || unusable ? EXIT_PARTIAL : EXIT_OK);
+	xexit(NULL, failed || unusable ? EXIT_PARTIAL : EXIT_OK);
 }

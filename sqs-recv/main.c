@@ -44,24 +44,32 @@ usage(FILE *f)
 	    "5 SQS failed.\n", f);
 }
 
+/* Appends a non-negative integer, or null for -1 (unknown). */
+static void
+put_count(struct obuf *o, long long v)
+{
+	if (v >= 0)
+		obuf_putll(o, v);
+	else
+		obuf_puts(o, "null");
+}
+
 static void
 write_message(void *ctx, const struct sqs_message *m)
 {
-	(void)ctx;
-	fputs("{\"message_id\":", stdout);
-	jsonw_string(stdout, m->message_id, strlen(m->message_id));
-	fputs(",\"receipt_handle\":", stdout);
-	jsonw_string(stdout, m->receipt_handle, strlen(m->receipt_handle));
-	fputs(",\"body\":", stdout);
-	jsonw_string(stdout, m->body, m->body_len);
-	if (m->sent_timestamp >= 0)
-		printf(",\"sent_timestamp\":%lld", m->sent_timestamp);
-	else
-		fputs(",\"sent_timestamp\":null", stdout);
-	if (m->receive_count >= 0)
-		printf(",\"receive_count\":%ld}\n", m->receive_count);
-	else
-		fputs(",\"receive_count\":null}\n", stdout);
+	struct obuf *o = ctx;
+
+	obuf_puts(o, "{\"message_id\":");
+	jsonw_string(o, m->message_id, strlen(m->message_id));
+	obuf_puts(o, ",\"receipt_handle\":");
+	jsonw_string(o, m->receipt_handle, strlen(m->receipt_handle));
+	obuf_puts(o, ",\"body\":");
+	jsonw_string(o, m->body, m->body_len);
+	obuf_puts(o, ",\"sent_timestamp\":");
+	put_count(o, m->sent_timestamp);
+	obuf_puts(o, ",\"receive_count\":");
+	put_count(o, m->receive_count);
+	obuf_puts(o, "}\n");
 }
 
 int
@@ -77,6 +85,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *queue_url = NULL;
+	struct obuf out = { .len = 0 };
 	long max = 0, received = 0;
 	int c, until_empty = 0, wait = -1, visibility = -1;
 	struct sqs *q;
@@ -102,7 +111,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
-			xexit(EXIT_OK);
+			xexit(NULL, EXIT_OK);
 		default:
 			usage(stderr);
 			exit(EXIT_USAGE);
@@ -125,20 +134,18 @@ main(int argc, char *argv[])
 		int got, skipped;
 		enum sqs_status st;
 
-		st = sqs_receive(q, want, wait, visibility, write_message, NULL,
+		st = sqs_receive(q, want, wait, visibility, write_message, &out,
 		    &got, &skipped);
-		if (st != SQS_OK) {
-			xflush(stdout);
+		if (st != SQS_OK)
 			errx(sqstool_exit_status(st), "%s", sqs_error(q));
-		}
 		if (skipped > 0)
 			warnx("%d message(s) with a damaged or incomplete "
 			    "answer left on the queue", skipped);
-		xflush(stdout);
+		xwrite(&out);
 		received += got;
 		if (got == 0 && skipped == 0 && until_empty)
 			break;
 	}
 	sqs_close(q);
-	xexit(EXIT_OK);
+	xexit(&out, EXIT_OK);
 }

@@ -71,7 +71,7 @@ setup() {
 		printf '\n'
 		printf '{"user_id":"\xc0\xaf overlong"}\n'
 		head -c 7000000 /dev/zero | tr '\0' x; printf '\n'
-		printf '"'; head -c 1100000 /dev/zero | tr '\0' x; printf '"\n'
+		printf '{"user_id":"'; head -c 1100000 /dev/zero | tr '\0' x; printf '"}\n'
 		printf '{"user_id":"b"}\n'
 		printf '{"user_id":"c"}'	# no final newline
 	} | pii-mask -k "$KEY" | jq -c '[.row.user_id // .reject]' >"$BATS_TEST_TMPDIR/out"

@@ -44,11 +44,11 @@ test_jfields(void)
 {
 	struct jfields_parser p;
 	struct jfields_field f[] = {
-		{ .key = "a" }, { .key = "row" },
-		{ .parent = "row", .key = "x" }, { .parent = "row", .key = "y" },
+		JF_FIELD("a"), JF_FIELD("row"),
+		JF_CHILD("row", "x"), JF_CHILD("row", "y"),
 	};
 
-	jfields_init(&p, 8);
+	jfields_init(&p, 8, JF_UNIQUE_KEYS);
 	CHECK(jfields_parse(&p, S("{\"a\":\"h\\u00e9\",\"row\":{\"z\":[1,{\"x\":5}],"
 	    "\"x\":-1.5e3,\"y\":null},\"b\":{\"x\":1}}"), f, 4) == JF_OK);
 	CHECK(f[0].type == JF_STRING && f[0].len == 3 &&
@@ -76,6 +76,10 @@ test_jfields(void)
 	CHECK(jfields_parse(&p, S("{\"a\":\"\\udc00\\ud800\"}"), f, 4) ==
 	    JF_ESURROGATE);
 	CHECK(jfields_parse(&p, S("{\"a\":\"\\\\ud800\"}"), f, 4) == JF_OK);
+	CHECK(jfields_parse(&p, S("{\"a\":\"\\\\\\ud800\"}"), f, 4) ==
+	    JF_ESURROGATE);	/* backslash, then a real escape */
+	CHECK(jfields_parse(&p, S("{\"a\":\"\\\\\\\\ud800\"}"), f, 4) ==
+	    JF_OK);		/* two backslashes, then text */
 	CHECK(jfields_parse(&p, S("{\"a\":\"\\ud83d\\ude00\"}"), f, 4) == JF_OK);
 	CHECK(f[0].len == 4);
 	CHECK(jfields_parse(&p, S("{\"a\":\"\xc0\xaf\"}"), f, 4) == JF_EUTF8);
@@ -97,6 +101,13 @@ test_jfields(void)
 		n += (size_t)sprintf(buf + n, "\"k\":0}");
 		CHECK(jfields_parse(&p, buf, n, f, 4) == JF_OK);
 	}
+	jfields_free(&p);
+
+	/* without JF_UNIQUE_KEYS only wanted fields must be unique */
+	jfields_init(&p, 8, 0);
+	CHECK(jfields_parse(&p, S("{\"q\":1,\"q\":2,\"a\":3}"), f, 4) == JF_OK);
+	CHECK(f[0].type == JF_NUMBER);
+	CHECK(jfields_parse(&p, S("{\"a\":1,\"a\":2}"), f, 4) == JF_EDUPKEY);
 	jfields_free(&p);
 }
 
@@ -137,7 +148,7 @@ test_login(void)
 	CHECK(login_check_text(S("\xc3\xa9\xc3\xa9"), 2) == NULL);
 	CHECK(login_check_text(S("\xc3\xa9\xc3\xa9\xc3\xa9"), 2) != NULL);
 
-	jfields_init(&p, LOGIN_MAX_DEPTH);
+	jfields_init(&p, LOGIN_MAX_DEPTH, JF_UNIQUE_KEYS);
 	CHECK(login_parse(&p, S("{\"user_id\":\"u\",\"ip\":\"1.2.3.4\","
 	    "\"device_id\":null,\"app_version\":\"1.2\",\"more\":[]}"), &l) == NULL);
 	CHECK(l.user_id.len == 1 && l.ip.len == 7 && l.device_id.str == NULL &&
@@ -220,19 +231,22 @@ test_lines(void)
 static void
 test_jsonw(void)
 {
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&buf, &n);
+	struct obuf b = { .len = 0 };
 
-	jsonw_string(f, S("a\"b\\c\n\t\x01\x7f\xc3\xa9/"));
-	fputc(' ', f);
-	jsonw_string(f, S("\0"));
-	fputc(' ', f);
-	jsonw_string_or_null(f, NULL, 0);
-	fclose(f);
-	CHECK(strcmp(buf, "\"a\\\"b\\\\c\\n\\t\\u0001\x7f\xc3\xa9/\" \"\\u0000\" null")
-	    == 0);
-	free(buf);
+	jsonw_string(&b, S("a\"b\\c\n\t\x01\x7f\xc3\xa9/"));
+	obuf_putc(&b, ' ');
+	jsonw_string(&b, S("\0"));
+	obuf_putc(&b, ' ');
+	jsonw_string_or_null(&b, NULL, 0);
+	obuf_putc(&b, ' ');
+	obuf_putll(&b, -9223372036854775807LL - 1);
+	obuf_putc(&b, ' ');
+	obuf_putll(&b, 0);
+	obuf_putc(&b, '\0');
+	CHECK(!b.oom);
+	CHECK(strcmp(b.p, "\"a\\\"b\\\\c\\n\\t\\u0001\x7f\xc3\xa9/\" \"\\u0000\" null "
+	    "-9223372036854775808 0") == 0);
+	obuf_free(&b);
 }
 
 static void
