@@ -1,6 +1,9 @@
 /*
  * login.c - validating login bodies.  See login.h.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <string.h>
 #include <time.h>
 
@@ -66,6 +69,33 @@ text_field(const struct jfields_field *f, const struct text_rule *r,
 	out->str = f->str;
 	out->len = f->len;
 	return NULL;
+}
+
+int
+login_canonical_ip(const char *s, size_t n, char out[LOGIN_IP_MAX])
+{
+	char text[LOGIN_IP_MAX];
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (n >= sizeof(text))
+		return -1;
+	memcpy(text, s, n);
+	text[n] = '\0';
+	if (inet_pton(AF_INET, text, &a4) == 1)
+		return inet_ntop(AF_INET, &a4, out, LOGIN_IP_MAX) ?
+		    (int)strlen(out) : -1;
+	if (inet_pton(AF_INET6, text, &a6) != 1)
+		return -1;
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		memcpy(&a4, &a6.s6_addr[12], 4);
+		return inet_ntop(AF_INET, &a4, out, LOGIN_IP_MAX) ?
+		    (int)strlen(out) : -1;
+	}
+	/* glibc's inet_ntop writes RFC 5952 text: lowercase, the first
+	 * longest run of two or more zero groups compressed. */
+	return inet_ntop(AF_INET6, &a6, out, LOGIN_IP_MAX) ?
+	    (int)strlen(out) : -1;
 }
 
 /* Parses a decimal part without leading zeros, at most max. */
@@ -159,6 +189,15 @@ login_from_fields(const struct jfields_field *f, struct login *out)
 	    (why = text_field(&f[F_APP_VERSION], &text_rules[F_APP_VERSION],
 	    &version)) != NULL)
 		return why;
+	if (out->ip.str != NULL) {
+		int n = login_canonical_ip(out->ip.str, out->ip.len,
+		    out->ip_text);
+
+		if (n < 0)
+			return "ip: not an IPv4 or IPv6 address";
+		out->ip.str = out->ip_text;
+		out->ip.len = (size_t)n;
+	}
 	if (version.str != NULL) {
 		if (login_app_version(version.str, version.len,
 		    &out->app_version) < 0)

@@ -27,10 +27,14 @@ struct login_str {
 	size_t len;
 };
 
+/* Longest canonical address text: an IPv6 address with a dotted tail. */
+#define LOGIN_IP_MAX 46
+
 struct login {
 	struct login_str user_id, device_type, ip, device_id, locale;
 	int has_app_version;
 	long app_version;
+	char ip_text[LOGIN_IP_MAX];	/* ip.str points here: canonical text */
 };
 
 /* The fields of a body, in the order login_from_fields() expects, as an
@@ -59,6 +63,16 @@ const char *login_from_fields(const struct jfields_field *f,
  * PostgreSQL integer.  Returns 0, or -1 for anything else.
  */
 int login_app_version(const char *s, size_t n, long *out);
+
+/*
+ * Writes the canonical text of an IPv4 or IPv6 address into out: IPv4
+ * dotted decimal; IPv6 as RFC 5952 says (lowercase, longest run of zero
+ * groups compressed); an IPv4-mapped IPv6 address as its IPv4 form.  So
+ * one address written two ways is one identity.  Returns the length, or
+ * -1 when s[0..n) is not an address (inet_pton's grammar: no zone, no
+ * leading zeros in IPv4 parts, no spaces).
+ */
+int login_canonical_ip(const char *s, size_t n, char out[LOGIN_IP_MAX]);
 
 /*
  * Checks a string bound for a varchar(limit) column: non-empty, no

@@ -18,6 +18,14 @@ setup() {
 	diff -u "$FIX/envelopes.expected" "$BATS_TEST_TMPDIR/out"
 }
 
+# The canonical text of an address, by Python's ipaddress module rather
+# than by our code: RFC 5952 for IPv6, IPv4-mapped addresses as IPv4.
+canon_ip() {
+	python3 -c 'import ipaddress, sys
+a = ipaddress.ip_address(sys.argv[1])
+print(a.ipv4_mapped or a if a.version == 6 else a)' "$1"
+}
+
 @test "pii-mask: masks are HMAC-SHA256 under the key, as openssl computes them" {
 	pii-mask --key-file "$KEY" <"$FIX/envelopes.ndjson" >"$BATS_TEST_TMPDIR/out"
 	# pair each input body with its output row; check every masked value
@@ -33,6 +41,7 @@ setup() {
 			if [ -z "$raw" ]; then
 				[ -z "$got" ]
 			else
+				[ "$f" = device_id ] || raw=$(canon_ip "$raw")
 				[ "$got" = "$(fa_hmac "$KEY" "$raw")" ]
 				checked=$((checked + 1))
 			fi
@@ -48,6 +57,18 @@ setup() {
 	fa_key "$BATS_TEST_TMPDIR/key2"
 	other=$(printf '%s\n' "$body" | pii-mask -k "$BATS_TEST_TMPDIR/key2" | jq -r .row.masked_ip)
 	[ "$other" != "$(cat "$BATS_TEST_TMPDIR/a")" ]
+}
+
+@test "pii-mask: one address written several ways is one identity; non-addresses are rejected" {
+	for ip in 2001:db8::1 2001:DB8:0:0:0:0:0:1 2001:0db8::0001 ::ffff:10.1.2.3 10.1.2.3 ::FFFF:0a01:0203; do
+		printf '{"user_id":"u","ip":"%s"}\n' "$ip"
+	done | pii-mask -k "$KEY" | jq -r .row.masked_ip | uniq -c | awk '{print $1}' >"$BATS_TEST_TMPDIR/counts"
+	printf '3\n3\n' | diff -u - "$BATS_TEST_TMPDIR/counts"
+	for ip in 1.2.3 01.2.3.4 "1.2.3.4 " fe80::1%eth0 593-47-5928 ""; do
+		printf '{"user_id":"u","ip":"%s"}\n' "$ip"
+	done | pii-mask -k "$KEY" | jq -r .reject | sort | uniq -c >"$BATS_TEST_TMPDIR/r"
+	grep -q '^ *5 ip: not an IPv4 or IPv6 address$' "$BATS_TEST_TMPDIR/r"
+	grep -q '^ *1 ip: empty string$' "$BATS_TEST_TMPDIR/r"
 }
 
 @test "pii-mask: bare bodies are replayed with today's UTC date and null ids" {

@@ -143,6 +143,36 @@ test_login(void)
 	CHECK(login_utc_date(-1, date) == 0 && strcmp(date, "1969-12-31") == 0);
 	CHECK(login_utc_date(253402300800000LL, date) < 0);
 
+	{
+		static const char *const ok[][2] = {
+			{ "199.172.111.135", "199.172.111.135" },
+			{ "0.0.0.0", "0.0.0.0" },
+			{ "2001:DB8::1", "2001:db8::1" },
+			{ "2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1" },
+			{ "2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1" },
+			{ "2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1" },
+			{ "::ffff:192.0.2.1", "192.0.2.1" },
+			{ "::FFFF:c000:0201", "192.0.2.1" },
+			{ "::1", "::1" },
+			{ "::", "::" },
+		};
+		static const char *const bad[] = { "", "1.2.3", "1.2.3.4.5",
+		    "256.1.1.1", "01.2.3.4", " 1.2.3.4", "1.2.3.4 ",
+		    "fe80::1%eth0", "2001:db8::1::2", "localhost",
+		    "593-47-5928", "1.2.3.4/24" };
+		char canon[LOGIN_IP_MAX];
+
+		for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+			int n = login_canonical_ip(ok[i][0], strlen(ok[i][0]),
+			    canon);
+
+			CHECK(n > 0 && strcmp(canon, ok[i][1]) == 0);
+		}
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			CHECK(login_canonical_ip(bad[i], strlen(bad[i]),
+			    canon) < 0);
+	}
+
 	CHECK(login_check_text(S(""), 5) != NULL);
 	CHECK(login_check_text(S("a\0b"), 5) != NULL);
 	CHECK(login_check_text(S("\xc3\xa9\xc3\xa9"), 2) == NULL);
