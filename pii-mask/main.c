@@ -2,8 +2,9 @@
  * pii-mask - validate login messages and mask their personal data.
  *
  * Reads sqs-recv lines (or bare login bodies) and writes, for each input
- * line and in order, one "row" line or one "reject" line.  See
- * docs/ndjson.md for the format and pii-mask(1) for the rules.
+ * line and in order, one "row" line or one "reject" line.  With --reveal
+ * it does the reverse for reversible (--mode siv) masks.  See
+ * docs/ndjson.md for the formats and pii-mask(1) for the rules.
  */
 #include <err.h>
 #include <errno.h>
@@ -22,34 +23,53 @@
 #include "mask.h"
 #include "tool.h"
 
+#define MASK_COLUMN 256		/* masked_ip, masked_device_id: varchar(256) */
+#define KEY_ID_MAX 32
+
 enum { E_MESSAGE_ID, E_RECEIPT_HANDLE, E_BODY, E_SENT_TIMESTAMP, E_COUNT };
 
 struct masker {
 	struct obuf out;	/* lines not yet written to stdout */
 	struct mask_key *key;
+	int siv;		/* --mode siv: reversible masks */
+	const char *key_id;	/* --key-id: masks read "ID:..." */
 	struct jfields_parser line;	/* the input line */
 	struct jfields_parser body;	/* the body inside an envelope */
 	long today;		/* day number of today_date, or -1 */
 	char today_date[11];
 	long long sent_day;	/* day number of sent_date, or LLONG_MIN */
 	char sent_date[11];
+	long unrevealed;	/* --reveal: masks that were not ours */
+};
+
+/* A computed mask: NULL text for a NULL value. */
+struct mask_text {
+	const char *text;
+	size_t len;
+	char buf[MASK_COLUMN + 1];
 };
 
 static void
 usage(FILE *f)
 {
-	fputs("usage: pii-mask [--key-file FILE]\n"
+	fputs("usage: pii-mask [--key-file FILE] [--mode hmac|siv] [--key-id ID]\n"
+	    "       pii-mask --reveal [--key-file FILE] [--key-id ID]\n"
 	    "\n"
 	    "Reads sqs-recv lines or bare login bodies on standard input and writes\n"
 	    "one row or reject line per input line.  ip and device_id are replaced\n"
-	    "by HMAC-SHA256 masks under the secret key.\n"
+	    "by masks under the secret key.\n"
 	    "\n"
 	    "  -k, --key-file FILE  hex key of at least 32 bytes, mode 600\n"
 	    "                       (default: $PII_MASK_KEY_FILE)\n"
+	    "  -m, --mode MODE      hmac: HMAC-SHA256, one-way (default);\n"
+	    "                       siv: AES-SIV, reversible with --reveal\n"
+	    "  -i, --key-id ID      prefix every mask with \"ID:\" (1-32 of A-Z a-z\n"
+	    "                       0-9 . _ -), to tell keys apart after rotation\n"
+	    "  -r, --reveal         read row lines or siv masks, write the originals\n"
 	    "  -h, --help           show this help\n"
 	    "\n"
-	    "Exit status: 0 done (rejects included), 2 usage, 3 key missing or bad,\n"
-	    "4 reading or writing failed.\n", f);
+	    "Exit status: 0 done (rejects included), 1 some masks not revealed,\n"
+	    "2 usage, 3 key missing or bad, 4 reading or writing failed.\n", f);
 }
 
 /* The UTC date for a body without an envelope: the day it is masked. */
@@ -99,35 +119,50 @@ sent_date(struct masker *m, const struct jfields_field *f, const char **why)
 	return m->sent_date;
 }
 
-static void
-write_mask(struct masker *m, const struct login_str *v)
+/* Computes the mask of v into t.  Returns NULL, or toolong when a siv
+ * mask would not fit its column. */
+static const char *
+make_mask(struct masker *m, const struct login_str *v, struct mask_text *t,
+    const char *toolong)
 {
-	char hex[MASK_HEX_LEN + 1];
+	size_t pre = 0;
+	long n;
 
-	if (v->str == NULL) {
-		obuf_puts(&m->out, "null");
-		return;
+	t->text = NULL;
+	if (v->str == NULL)
+		return NULL;
+	if (m->key_id != NULL) {
+		pre = strlen(m->key_id);
+		memcpy(t->buf, m->key_id, pre);
+		t->buf[pre++] = ':';
 	}
-	if (mask_hmac_hex(m->key, v->str, v->len, hex) < 0)
-		errx(EXIT_CONFIG, "HMAC-SHA256 failed in the crypto library");
-	obuf_putc(&m->out, '"');
-	obuf_put(&m->out, hex, MASK_HEX_LEN);
-	obuf_putc(&m->out, '"');
+	if (!m->siv) {
+		if (mask_hmac_hex(m->key, v->str, v->len, t->buf + pre) < 0)
+			errx(EXIT_CONFIG, "HMAC-SHA256 failed in the crypto "
+			    "library");
+		n = MASK_HEX_LEN;
+	} else if (pre + MASK_SIV_LEN(v->len) > MASK_COLUMN)
+		return toolong;
+	else if ((n = mask_siv(m->key, v->str, v->len, t->buf + pre,
+	    sizeof(t->buf) - pre)) < 0)
+		errx(EXIT_CONFIG, "AES-SIV failed in the crypto library");
+	t->text = t->buf;
+	t->len = pre + (size_t)n;
+	return NULL;
 }
 
 static void
-write_row(struct masker *m, const struct login *l, const char *date)
+write_row(struct obuf *o, const struct login *l, const struct mask_text *ip,
+    const struct mask_text *dev, const char *date)
 {
-	struct obuf *o = &m->out;
-
 	obuf_puts(o, "{\"row\":{\"user_id\":");
 	jsonw_string(o, l->user_id.str, l->user_id.len);
 	obuf_puts(o, ",\"device_type\":");
 	jsonw_string_or_null(o, l->device_type.str, l->device_type.len);
 	obuf_puts(o, ",\"masked_ip\":");
-	write_mask(m, &l->ip);
+	jsonw_string_or_null(o, ip->text, ip->len);
 	obuf_puts(o, ",\"masked_device_id\":");
-	write_mask(m, &l->device_id);
+	jsonw_string_or_null(o, dev->text, dev->len);
 	obuf_puts(o, ",\"locale\":");
 	jsonw_string_or_null(o, l->locale.str, l->locale.len);
 	obuf_puts(o, ",\"app_version\":");
@@ -151,7 +186,7 @@ write_ids(struct obuf *o, const struct jfields_field *id,
 	else
 		obuf_puts(o, "null");
 	obuf_puts(o, ",\"receipt_handle\":");
-	if (rh != NULL)
+	if (rh != NULL && rh->type == JF_STRING)
 		jsonw_string(o, rh->str, rh->len);
 	else
 		obuf_puts(o, "null");
@@ -180,6 +215,7 @@ mask_line(struct masker *m, const char *line, size_t len)
 	};
 	const struct jfields_field *id = NULL, *rh = NULL;
 	const char *date = NULL, *why = NULL;
+	struct mask_text ip, dev;
 	enum jfields_error e;
 	struct login l;
 
@@ -209,12 +245,142 @@ mask_line(struct masker *m, const char *line, size_t len)
 		else
 			why = login_from_fields(&f[E_COUNT], &l);
 	}
+	if (why == NULL)
+		why = make_mask(m, &l.ip, &ip,
+		    "ip: too long for a siv mask of 256 characters");
+	if (why == NULL)
+		why = make_mask(m, &l.device_id, &dev,
+		    "device_id: too long for a siv mask of 256 characters");
 	if (why != NULL) {
 		write_reject(&m->out, why, id, rh);
 		return;
 	}
-	write_row(m, &l, date);
+	write_row(&m->out, &l, &ip, &dev, date);
 	write_ids(&m->out, id, rh);
+}
+
+/*
+ * Recovers the value of a siv mask "[ID:]base64url" into buf.  Returns
+ * its length, or -1 when it is not a mask of this key (or of this key id,
+ * when one was given).
+ */
+static long
+unmask(struct masker *m, const char *s, size_t n, char *buf, size_t cap)
+{
+	const char *colon = memchr(s, ':', n);
+
+	if (colon != NULL) {
+		size_t idlen = (size_t)(colon - s);
+
+		if (m->key_id != NULL && (strlen(m->key_id) != idlen ||
+		    memcmp(m->key_id, s, idlen) != 0))
+			return -1;
+		n -= idlen + 1;
+		s = colon + 1;
+	} else if (m->key_id != NULL)
+		return -1;
+	return mask_unsiv(m->key, s, n, buf, cap);
+}
+
+/* Writes the original of a masked column, or counts a failure. */
+static int
+reveal_field(struct masker *m, const char *name, const struct jfields_field *f)
+{
+	char buf[MASK_COLUMN];
+	long n;
+
+	obuf_puts(&m->out, name);
+	if (f->type != JF_STRING) {
+		obuf_puts(&m->out, "null");
+		return f->type == JF_NULL || f->type == JF_ABSENT ? 0 : -1;
+	}
+	if ((n = unmask(m, f->str, f->len, buf, sizeof(buf))) < 0) {
+		obuf_puts(&m->out, "null");
+		return -1;
+	}
+	jsonw_string(&m->out, buf, (size_t)n);
+	return 0;
+}
+
+/* --reveal: a row line gets ip and device_id back in place of their
+ * masks; another JSON object (a reject line) is copied unchanged; any
+ * other line is one mask, and its value is written as a JSON string.
+ * Failures leave null and are counted. */
+static void
+reveal_line(struct masker *m, const char *line, size_t len)
+{
+	enum { R_ROW, R_USER_ID, R_DEVICE_TYPE, R_IP, R_DEVICE_ID, R_LOCALE,
+	    R_APP_VERSION, R_CREATE_DATE, R_MESSAGE_ID, R_RECEIPT_HANDLE,
+	    R_COUNT };
+	struct jfields_field f[R_COUNT] = {
+		[R_ROW] = JF_FIELD("row"),
+		[R_USER_ID] = JF_CHILD("row", "user_id"),
+		[R_DEVICE_TYPE] = JF_CHILD("row", "device_type"),
+		[R_IP] = JF_CHILD("row", "masked_ip"),
+		[R_DEVICE_ID] = JF_CHILD("row", "masked_device_id"),
+		[R_LOCALE] = JF_CHILD("row", "locale"),
+		[R_APP_VERSION] = JF_CHILD("row", "app_version"),
+		[R_CREATE_DATE] = JF_CHILD("row", "create_date"),
+		[R_MESSAGE_ID] = JF_FIELD("message_id"),
+		[R_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
+	};
+	struct obuf *o = &m->out;
+	int bad = 0;
+
+	enum jfields_error e = jfields_parse(&m->line, line, len, f, R_COUNT);
+
+	if (e == JF_OK && f[R_ROW].type != JF_OBJECT) {
+		obuf_put(o, line, len);
+		obuf_putc(o, '\n');
+		return;
+	}
+	if (e != JF_OK) {
+		char buf[MASK_COLUMN];
+		long n;
+
+		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+			len--;
+		if ((n = unmask(m, line, len, buf, sizeof(buf))) < 0) {
+			obuf_puts(o, "null\n");
+			m->unrevealed++;
+			return;
+		}
+		jsonw_string(o, buf, (size_t)n);
+		obuf_putc(o, '\n');
+		return;
+	}
+	obuf_puts(o, "{\"row\":{\"user_id\":");
+	jsonw_string_or_null(o, f[R_USER_ID].type == JF_STRING ?
+	    f[R_USER_ID].str : NULL, f[R_USER_ID].len);
+	obuf_puts(o, ",\"device_type\":");
+	jsonw_string_or_null(o, f[R_DEVICE_TYPE].type == JF_STRING ?
+	    f[R_DEVICE_TYPE].str : NULL, f[R_DEVICE_TYPE].len);
+	bad |= reveal_field(m, ",\"ip\":", &f[R_IP]);
+	bad |= reveal_field(m, ",\"device_id\":", &f[R_DEVICE_ID]);
+	obuf_puts(o, ",\"locale\":");
+	jsonw_string_or_null(o, f[R_LOCALE].type == JF_STRING ?
+	    f[R_LOCALE].str : NULL, f[R_LOCALE].len);
+	obuf_puts(o, ",\"app_version\":");
+	if (f[R_APP_VERSION].type == JF_NUMBER)
+		obuf_put(o, f[R_APP_VERSION].str, f[R_APP_VERSION].len);
+	else
+		obuf_puts(o, "null");
+	obuf_puts(o, ",\"create_date\":");
+	jsonw_string_or_null(o, f[R_CREATE_DATE].type == JF_STRING ?
+	    f[R_CREATE_DATE].str : NULL, f[R_CREATE_DATE].len);
+	obuf_putc(o, '}');
+	write_ids(o, &f[R_MESSAGE_ID], &f[R_RECEIPT_HANDLE]);
+	if (bad)
+		m->unrevealed++;
+}
+
+static int
+valid_key_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n >= 1 && n <= KEY_ID_MAX && strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
 int
@@ -222,19 +388,42 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "key-file", required_argument, NULL, 'k' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "key-id", required_argument, NULL, 'i' },
+		{ "reveal", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct masker m = { .today = -1, .sent_day = LLONG_MIN };
 	const char *key_path = getenv("PII_MASK_KEY_FILE"), *why, *line;
 	struct lines in;
-	int c;
+	int c, reveal = 0;
 	size_t len;
 
-	while ((c = getopt_long(argc, argv, "k:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:m:i:rh", longopts, NULL)) !=
+	    -1) {
 		switch (c) {
 		case 'k':
 			key_path = optarg;
+			break;
+		case 'm':
+			if (strcmp(optarg, "hmac") != 0 &&
+			    strcmp(optarg, "siv") != 0) {
+				warnx("--mode: expected hmac or siv");
+				exit(EXIT_USAGE);
+			}
+			m.siv = strcmp(optarg, "siv") == 0;
+			break;
+		case 'i':
+			if (!valid_key_id(optarg)) {
+				warnx("--key-id: 1 to %d of A-Z a-z 0-9 . _ -",
+				    KEY_ID_MAX);
+				exit(EXIT_USAGE);
+			}
+			m.key_id = optarg;
+			break;
+		case 'r':
+			reveal = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -253,6 +442,10 @@ main(int argc, char *argv[])
 		    "PII_MASK_KEY_FILE");
 	if ((why = mask_key_load(key_path, &m.key)) != NULL)
 		errx(EXIT_CONFIG, "key file %s: %s", key_path, why);
+	/* Only siv masks can be revealed: --reveal means siv. */
+	if ((m.siv || reveal) && mask_siv_init(m.key) < 0)
+		errx(EXIT_CONFIG, "AES-256-SIV is not available in the crypto "
+		    "library");
 
 	tool_init_output();
 	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
@@ -274,17 +467,25 @@ main(int argc, char *argv[])
 			xwrite(&m.out);
 			continue;
 		}
-		if (r == LINES_TOOLONG)
+		if (r == LINES_TOOLONG && reveal) {
+			obuf_puts(&m.out, "null\n");
+			m.unrevealed++;
+		} else if (r == LINES_TOOLONG)
 			write_reject(&m.out, "line longer than 6 MiB", NULL,
 			    NULL);
+		else if (reveal)
+			reveal_line(&m, line, len);
 		else
 			mask_line(&m, line, len);
 		if (m.out.len >= TOOL_OUT_CHUNK)
 			xwrite(&m.out);
 	}
+	if (m.unrevealed > 0)
+		warnx("%ld line(s) held masks this key cannot reveal",
+		    m.unrevealed);
 	mask_key_free(m.key);
 	jfields_free(&m.line);
 	jfields_free(&m.body);
 	lines_free(&in);
-	xexit(&m.out, EXIT_OK);
+	xexit(&m.out, m.unrevealed > 0 ? EXIT_PARTIAL : EXIT_OK);
 }

@@ -167,3 +167,67 @@ print(a.ipv4_mapped or a if a.version == 6 else a)' "$1"
 	[ "$status" -eq 4 ]
 	[[ "$output" == *"writing standard output"* ]]
 }
+
+@test "pii-mask --mode siv: deterministic masks that --reveal turns back into the canonical values" {
+	pii-mask -k "$KEY" --mode siv <"$FIX/envelopes.ndjson" >"$BATS_TEST_TMPDIR/masked"
+	# same rows and rejects as hmac mode, only the masks differ
+	diff -u <(jq -c 'del(.row.masked_ip, .row.masked_device_id)' "$FIX/envelopes.expected") \
+	    <(jq -c 'del(.row.masked_ip, .row.masked_device_id)' "$BATS_TEST_TMPDIR/masked")
+	# equal values, equal masks (m30 and m31 are one address)
+	[ "$(grep -c '"v6"' "$BATS_TEST_TMPDIR/masked")" -eq 2 ]
+	[ "$(jq -r 'select(.row.user_id == "v6") | .row.masked_ip' "$BATS_TEST_TMPDIR/masked" | uniq | wc -l)" -eq 1 ]
+	run --separate-stderr pii-mask -k "$KEY" --reveal <"$BATS_TEST_TMPDIR/masked"
+	[ "$status" -eq 0 ]
+	# reject lines pass through unchanged
+	diff -u <(grep '"reject"' "$BATS_TEST_TMPDIR/masked") <(printf '%s\n' "$output" | grep '"reject"')
+	# every revealed row has the original values back, ip canonical
+	paste -d '\n' "$FIX/envelopes.ndjson" <(printf '%s\n' "$output") |
+	    jq -c -n '[inputs] | _nwise(2) | select(.[1].row) | [(.[0].body | fromjson), .[1].row]' |
+	    while IFS= read -r pair; do
+		want_ip=$(jq -r '.[0].ip // empty' <<<"$pair")
+		[ -z "$want_ip" ] || want_ip=$(canon_ip "$want_ip")
+		[ "$(jq -r '.[1].ip // empty' <<<"$pair")" = "$want_ip" ]
+		[ "$(jq -r '.[1].device_id // empty' <<<"$pair")" = "$(jq -r '.[0].device_id // empty' <<<"$pair")" ]
+		jq -e '.[1] | has("masked_ip") | not' <<<"$pair" >/dev/null
+	done
+}
+
+@test "pii-mask --reveal: bare masks, wrong keys, hmac masks and key ids" {
+	body='{"user_id":"u","ip":"10.0.0.1","device_id":"593-47-5928"}'
+	siv=$(pii-mask -k "$KEY" -m siv --key-id k2 <<<"$body")
+	[[ "$(jq -r .row.masked_ip <<<"$siv")" == k2:* ]]
+	[ "$(jq -r .row.masked_device_id <<<"$siv" | pii-mask -k "$KEY" --reveal)" = '"593-47-5928"' ]
+	# the key id must match when one is given
+	run --separate-stderr pii-mask -k "$KEY" --reveal --key-id k3 <<<"$siv"
+	[ "$status" -eq 1 ]
+	[ "$(jq -r .row.ip <<<"$output")" = null ]
+	# another key cannot reveal, and says so without the value
+	fa_key "$BATS_TEST_TMPDIR/other"
+	run --separate-stderr pii-mask -k "$BATS_TEST_TMPDIR/other" --reveal <<<"$siv"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"cannot reveal"* ]]
+	[[ "$output$stderr" != *10.0.0.1* && "$output$stderr" != *593-47* ]]
+	# hmac masks are one-way
+	run --separate-stderr bash -c 'pii-mask -k "$1" <<<"$2" | pii-mask -k "$1" --reveal' _ "$KEY" "$body"
+	[ "$status" -eq 1 ]
+	jq -e '[.row.ip, .row.device_id] == [null, null]' <<<"$output" >/dev/null
+}
+
+@test "pii-mask: --key-id prefixes hmac masks; bad modes and ids are usage errors" {
+	run pii-mask -k "$KEY" --key-id 2026-q4 <<<'{"user_id":"u","ip":"10.0.0.1"}'
+	[ "$(jq -r .row.masked_ip <<<"$output")" = "2026-q4:$(fa_hmac "$KEY" 10.0.0.1)" ]
+	run pii-mask -k "$KEY" --mode rot13 </dev/null
+	[ "$status" -eq 2 ]
+	run pii-mask -k "$KEY" --key-id 'bad id' </dev/null
+	[ "$status" -eq 2 ]
+	run pii-mask -k "$KEY" --key-id "$(printf 'x%.0s' $(seq 33))" </dev/null
+	[ "$status" -eq 2 ]
+}
+
+@test "pii-mask --mode siv: a value too long for its 256-character column is rejected" {
+	long=$(printf 'd%.0s' $(seq 176))
+	printf '{"user_id":"u","device_id":"%s"}\n{"user_id":"u","device_id":"%sd"}\n' "$long" "$long" |
+	    pii-mask -k "$KEY" -m siv | jq -c '[(.row // {} | .masked_device_id | if . == null then null else length end), .reject]' >"$BATS_TEST_TMPDIR/out"
+	printf '%s\n' '[256,null]' '[null,"device_id: too long for a siv mask of 256 characters"]' |
+	    diff -u - "$BATS_TEST_TMPDIR/out"
+}

@@ -302,6 +302,28 @@ test_mask(void)
 	    "Hash Key First"), hex) == 0);
 	CHECK(strcmp(hex, "60e431591ee0b67f0d8a26aacbf5b77f"
 	    "8e0bc6213728c5140546040f0ee37f54") == 0);
+
+	/* siv: deterministic, reversible, and tamper-evident */
+	{
+		char m1[300], m2[300], back[64];
+		long n1, n2, nb;
+
+		CHECK(mask_siv(key, S("x"), m1, sizeof(m1)) < 0);	/* no init */
+		CHECK(mask_siv_init(key) == 0);
+		n1 = mask_siv(key, S("593-47-5928"), m1, sizeof(m1));
+		n2 = mask_siv(key, S("593-47-5928"), m2, sizeof(m2));
+		CHECK(n1 == MASK_SIV_LEN(11) && n1 == n2 &&
+		    memcmp(m1, m2, (size_t)n1) == 0);
+		nb = mask_unsiv(key, m1, (size_t)n1, back, sizeof(back));
+		CHECK(nb == 11 && memcmp(back, "593-47-5928", 11) == 0);
+		CHECK(mask_siv(key, S("593-47-5929"), m2, sizeof(m2)) == n1 &&
+		    memcmp(m1, m2, (size_t)n1) != 0);
+		m1[5] = m1[5] == 'A' ? 'B' : 'A';
+		CHECK(mask_unsiv(key, m1, (size_t)n1, back, sizeof(back)) < 0);
+		CHECK(mask_unsiv(key, S("not base64!"), back, sizeof(back)) < 0);
+		CHECK(mask_unsiv(key, S("AAAA"), back, sizeof(back)) < 0);
+		CHECK(mask_siv(key, S("593-47-5928"), m1, 10) < 0);	/* cap */
+	}
 	mask_key_free(key);
 
 	CHECK(chmod(path, 0640) == 0);
