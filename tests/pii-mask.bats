@@ -231,3 +231,16 @@ print(a.ipv4_mapped or a if a.version == 6 else a)' "$1"
 	printf '%s\n' '[256,null]' '[null,"device_id: too long for a siv mask of 256 characters"]' |
 	    diff -u - "$BATS_TEST_TMPDIR/out"
 }
+
+@test "pii-mask under GNU parallel --pipe: the same rows; -k keeps their order" {
+	python3 "$FA_TOP/bench/gen-logins.py" 3000 >"$BATS_TEST_TMPDIR/in"
+	cat "$FIX/envelopes.ndjson" >>"$BATS_TEST_TMPDIR/in"
+	pii-mask -k "$KEY" <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/serial"
+	parallel --will-cite --pipe -k --block 64k -j 3 pii-mask -k "$KEY" \
+	    <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/ordered"
+	cmp "$BATS_TEST_TMPDIR/serial" "$BATS_TEST_TMPDIR/ordered"
+	parallel --will-cite --pipe --block 64k -j 3 pii-mask -k "$KEY" \
+	    <"$BATS_TEST_TMPDIR/in" | sort >"$BATS_TEST_TMPDIR/any"
+	sort "$BATS_TEST_TMPDIR/serial" | cmp - "$BATS_TEST_TMPDIR/any"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/any")" -eq "$(wc -l <"$BATS_TEST_TMPDIR/in")" ]
+}
