@@ -23,7 +23,7 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=tests/unit/bin/%)
 LIBS_sqs-recv := -lcurl -lyajl -lcrypto
 LIBS_sqs-ack := -lcurl -lyajl -lcrypto
 LIBS_pii-mask := -lyajl -lcrypto
-LIBS_pg-load := -lpq -lyajl
+LIBS_pg-load := -lpq -lyajl -pthread
 UNIT_LIBS := -lcurl -lyajl -lcrypto -lpq
 
 all: $(BINS) $(MANS)

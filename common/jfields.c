@@ -9,13 +9,8 @@
 #include <yajl/yajl_parse.h>
 
 #include "jfields.h"
+#include "strset.h"
 #include "utf8.h"
-
-struct jfields_slot {
-	unsigned gen;		/* parse that filled the slot */
-	uint32_t hash;
-	size_t off, len;	/* the key, in the arena */
-};
 
 void
 jfields_init(struct jfields_parser *p, unsigned max_depth, int flags)
@@ -95,7 +90,7 @@ void
 jfields_free(struct jfields_parser *p)
 {
 	free(p->arena);
-	free(p->keys);
+	strset_free(&p->keys);
 	while (p->nspare > 0)
 		free(p->spare[--p->nspare]);
 	memset(p, 0, sizeof(*p));
@@ -206,78 +201,18 @@ keep(struct jfields_parser *p, const unsigned char *s, size_t n)
 	return dst;
 }
 
-/* Hashes a key eight bytes at a time: keys are short, and a byte-wise
- * hash's chain of multiplies was most of the cost of a parse. */
-static uint32_t
-key_hash(const unsigned char *s, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
-
-	for (; n >= 8; s += 8, n -= 8) {
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-	}
-	w = 0;
-	memcpy(&w, s, n);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-	return (uint32_t)(h ^ (h >> 29));
-}
-
-/* Sizes the key set for at least want live keys, keeping the live ones. */
-static int
-keys_grow(struct jfields_parser *p, size_t want)
-{
-	struct jfields_slot *old = p->keys;
-	size_t oldcap = p->keys_cap, cap = oldcap ? oldcap : 16;
-
-	while (cap < want * 2)
-		cap *= 2;
-	if (cap == oldcap)
-		return 0;
-	if ((p->keys = calloc(cap, sizeof(*p->keys))) == NULL) {
-		p->keys = old;
-		return -1;
-	}
-	p->keys_cap = cap;
-	for (size_t i = 0; i < oldcap; i++) {
-		size_t j;
-
-		if (old[i].gen != p->gen)
-			continue;
-		for (j = old[i].hash & (cap - 1); p->keys[j].gen == p->gen;
-		    j = (j + 1) & (cap - 1))
-			;
-		p->keys[j] = old[i];
-	}
-	free(old);
-	return 0;
-}
-
-/* Records a top-level key; 0 when new, 1 when already seen, -1 no memory. */
+/* Records a top-level key; 0 when new, 1 when already seen, -1 no memory.
+ * The set points at the arena's copy of each key. */
 static int
 keys_add(struct jfields_parser *p, const unsigned char *k, size_t n)
 {
-	uint32_t h = key_hash(k, n);
-	const char *copy;
-	size_t j;
+	const char *copy = keep(p, k, n);
+	int r;
 
-	if (keys_grow(p, p->keys_len + 1) < 0)
+	if (copy == NULL)
 		return -1;
-	for (j = h & (p->keys_cap - 1); p->keys[j].gen == p->gen;
-	    j = (j + 1) & (p->keys_cap - 1)) {
-		struct jfields_slot *s = &p->keys[j];
-
-		if (s->hash == h && s->len == n &&
-		    memcmp(p->arena + s->off, k, n) == 0)
-			return 1;
-	}
-	if ((copy = keep(p, k, n)) == NULL)
-		return -1;
-	p->keys[j] = (struct jfields_slot){ p->gen, h, (size_t)(copy -
-	    p->arena), n };
-	p->keys_len++;
-	return 0;
+	r = strset_add(&p->keys, copy, n, 0, NULL);
+	return r < 0 ? -1 : r == 0;
 }
 
 /* Wanted field named by key k[0..n) under the open parent, or NULL. */
@@ -472,12 +407,7 @@ jfields_parse(struct jfields_parser *p, const char *text, size_t len,
 		p->arena_cap = len;
 	}
 	p->arena_len = 0;
-	if (++p->gen == 0) {	/* wrapped: stale slots would look live */
-		if (p->keys != NULL)
-			memset(p->keys, 0, p->keys_cap * sizeof(*p->keys));
-		p->gen = 1;
-	}
-	p->keys_len = 0;
+	strset_clear(&p->keys);
 	p->fields = fields;
 	p->nfields = n;
 	p->depth = 0;

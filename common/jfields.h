@@ -20,6 +20,8 @@
 
 #include <stddef.h>
 
+#include "strset.h"
+
 enum jfields_type {
 	JF_ABSENT,
 	JF_NULL,
@@ -65,9 +67,7 @@ struct jfields_parser {
 	int flags;
 	char *arena;		/* copies of strings, numbers and keys */
 	size_t arena_cap, arena_len;
-	struct jfields_slot *keys;	/* open-addressed set of top-level keys */
-	size_t keys_cap, keys_len;
-	unsigned gen;		/* slots of older parses count as empty */
+	struct strset keys;	/* top-level keys seen, with JF_UNIQUE_KEYS */
 	void *spare[8];		/* blocks yajl freed, kept for its next parse */
 	size_t nspare;
 	/* state of the parse under way */

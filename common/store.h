@@ -1,25 +1,63 @@
 /*
  * store.h - loading user_logins rows into PostgreSQL, exactly once per
- * SQS message.
+ * SQS message, at COPY speed.
  *
- * Rows are gathered into a batch and stored in one transaction: COPY into
- * a session-local staging table, then one statement that records every
- * message_id in the ledger table (primary key) and inserts only the rows
- * whose message_id was not there yet, then COMMIT.  A redelivered message
- * finds its id in the ledger and is not stored again; two loaders racing
- * on one id serialise on the ledger's key, and the second stores nothing.
- * Rows without a message_id are stored as they come.
+ * A batch of rows is stored in one transaction:
  *
- * No value is ever spliced into SQL: rows travel as COPY data, and the
- * statements are fixed text.  Server errors are reported tersely (the
- * primary message), which never quotes a row.
+ *   BEGIN; SELECT pg_advisory_xact_lock(ledger);
+ *   -- which of the batch's message ids are in the ledger already?
+ *   COPY user_logins FROM STDIN (FORMAT binary)   -- only the new ones
+ *   INSERT INTO user_logins_ledger ...            -- one row per second
+ *   COMMIT;
+ *
+ * The ledger (user_logins_ledger) holds, per SentTimestamp second, an
+ * array of the message ids stored: a few rows per batch instead of an
+ * index entry per message, which is what makes exactly-once nearly free
+ * next to the COPY.  A redelivered message keeps its SentTimestamp, so
+ * looking in the seconds of the batch's messages finds it.  Loaders take
+ * one advisory lock for the check-and-store, so two of them can never
+ * both find a message new; the lock is held only by a transaction, so a
+ * crash releases it.  Rows without a message id are stored as they come.
+ *
+ * A row the server refuses (a constraint or trigger a DBA added, a value
+ * out of range) does not sink its batch: the batch is split in halves
+ * under savepoints until the refused rows are isolated, and the rest is
+ * stored.  Refused rows and pii-mask's rejects are upserted into
+ * user_logins_rejects (message id, reason, receive count, first and last
+ * seen) in the same transaction.
+ *
+ * When the connection breaks, the server restarts or the transaction is
+ * chosen as a deadlock victim, the batch is redone on a fresh connection
+ * with backoff, until a deadline; after a COMMIT whose outcome is unknown
+ * the ledger makes the redo harmless.
+ *
+ * No value is spliced into SQL: rows travel as binary COPY data, ids as
+ * statement parameters.  Reasons name the condition and constraint,
+ * never a value.
  */
 #ifndef STORE_H
 #define STORE_H
 
 #include <stddef.h>
 
+#include "obuf.h"
+
 struct store;
+struct store_item;
+
+/*
+ * A batch being gathered.  It is separate from the connection so that a
+ * tool can fill one batch while another is being stored.  Zero-initialise
+ * it; store_batch_free() releases it.
+ */
+struct store_batch {
+	struct store_item *items;
+	size_t nitems, cap;
+	struct obuf text;	/* ids and handles */
+	struct obuf data;	/* binary COPY tuples */
+	struct obuf reasons;	/* pii-mask's reasons, then the server's */
+	size_t reasons_base;	/* length of reasons before an attempt */
+};
 
 /* A string value; NULL s is SQL NULL. */
 struct store_text {
@@ -27,37 +65,65 @@ struct store_text {
 	size_t n;
 };
 
-struct store_row {
-	struct store_text message_id;
-	struct store_text user_id, device_type, masked_ip, masked_device_id,
-	    locale, create_date;
-	int has_app_version;
-	long app_version;
+/* What identifies an item's message (all may be unknown). */
+struct store_ids {
+	struct store_text message_id, receipt_handle;
+	long long sent_timestamp;	/* ms since the epoch, -1 unknown */
+	long receive_count;		/* -1 unknown */
 };
 
+struct store_row {
+	struct store_ids ids;
+	struct store_text user_id, device_type, masked_ip, masked_device_id,
+	    locale;
+	int has_app_version;
+	long app_version;		/* within a PostgreSQL integer */
+	int has_create_date;
+	int create_year, create_month, create_day;	/* a real date */
+};
+
+/* The fate of one item of a committed batch, in input order. */
+struct store_result {
+	const struct store_ids *ids;
+	const char *reason;	/* NULL: stored (or stored before): acknowledge */
+	size_t reason_len;
+	int refused;		/* the server refused the row (not pii-mask) */
+};
+
+typedef void store_result_fn(void *ctx, const struct store_result *r);
+
 /* Connects with a libpq conninfo string ("" or NULL: the PG* environment).
- * Returns NULL with a message in err. */
-struct store *store_open(const char *conninfo, char *err, size_t errlen);
+ * A failed batch is redone for up to retry_ms.  Returns NULL with a
+ * message in err. */
+struct store *store_open(const char *conninfo, long retry_ms, char *err,
+    size_t errlen);
 
 void store_close(struct store *s);
 
-/* Creates user_logins and the ledger if missing.  Returns 0 or -1. */
+/* Creates user_logins, the ledger and the rejects table if missing.
+ * Returns 0 or -1. */
 int store_create(struct store *s);
 
-/* Adds a row to the batch.  Text must hold no NUL byte.  Returns 0, or
- * -1 when memory is short. */
-int store_add(struct store *s, const struct store_row *r);
+/* Adds a row, or a reject with its reason, to the batch (copies them).
+ * Returns 0, or -1 when memory is short. */
+int store_add_row(struct store_batch *b, const struct store_row *r);
+int store_add_reject(struct store_batch *b, const struct store_ids *ids,
+    const char *reason, size_t len);
 
-size_t store_batch_rows(const struct store *s);
-size_t store_batch_bytes(const struct store *s);
+/* Bytes the batch holds (its memory is about this). */
+size_t store_batch_bytes(const struct store_batch *b);
+
+void store_batch_free(struct store_batch *b);
 
 /*
- * Stores the batch in one transaction and empties it.  Returns 0 once
- * COMMIT has succeeded, with *inserted set to the rows actually added
- * (redelivered ones are not); -1 when anything failed, in which case
- * nothing of the batch may be assumed stored.
+ * Stores the batch and empties it.  Once COMMIT has succeeded, calls fn
+ * for every item in input order and returns 0.  Returns -1 when the batch
+ * could not be stored before the deadline or failed in a way retrying
+ * cannot mend; then nothing of it may be assumed stored, fn is not
+ * called, and the batch is dropped.
  */
-int store_commit(struct store *s, long *inserted);
+int store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
+    void *ctx);
 
 /* What went wrong last, in one line. */
 const char *store_error(const struct store *s);

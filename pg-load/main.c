@@ -5,11 +5,17 @@
  * transaction, exactly once per message_id (store.h).  Only after COMMIT
  * succeeds does it write {"message_id","receipt_handle"} for every row of
  * the batch, including redelivered ones the ledger kept out.  Reject
- * lines are logged and not acknowledged, so the queue's redrive policy
- * parks them.
+ * lines are logged, recorded and passed on, not acknowledged, so the
+ * queue's redrive policy parks them.
+ *
+ * Two threads: this one reads and parses lines into one batch while a
+ * committer thread stores the previous one, so parsing and PostgreSQL's
+ * work overlap.  Only the committer writes standard output.
  */
 #include <err.h>
+#include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,40 +30,50 @@
 #include "store.h"
 #include "tool.h"
 
-#define MAX_BATCH_BYTES (16 << 20)	/* COPY text kept for one batch */
+#define MAX_BATCH_BYTES (4 << 20)	/* COPY data and ids of one batch */
 #define MAX_MASK 256			/* masked_ip, masked_device_id */
 
-enum { L_MESSAGE_ID, L_RECEIPT_HANDLE, L_REJECT, L_ROW, L_USER_ID,
-    L_DEVICE_TYPE, L_MASKED_IP, L_MASKED_DEVICE_ID, L_LOCALE, L_APP_VERSION,
-    L_CREATE_DATE, L_COUNT };
+enum { L_MESSAGE_ID, L_RECEIPT_HANDLE, L_SENT_TIMESTAMP, L_RECEIVE_COUNT,
+    L_REJECT, L_ROW, L_USER_ID, L_DEVICE_TYPE, L_MASKED_IP,
+    L_MASKED_DEVICE_ID, L_LOCALE, L_APP_VERSION, L_CREATE_DATE, L_COUNT };
 
 struct loader {
 	struct store *store;
 	struct jfields_parser parser;
-	struct obuf acks;	/* acknowledgements of the uncommitted batch */
-	struct obuf out;	/* acknowledgements committed, to be written */
 	long batch_rows;
 	long flush_ms;
 	struct timespec batch_started;
 	long unusable;		/* lines neither row nor reject */
+	struct store_batch batch[2];
+	struct store_batch *cur;	/* the batch being filled */
+	/* Handed between the threads, under mu: */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct store_batch *todo;	/* for the committer, until stored */
+	int done;		/* no more batches will come */
+	struct obuf out;	/* the committer's: lines to write */
 };
 
 static void
 usage(FILE *f)
 {
 	fputs("usage: pg-load [--dbname CONNINFO] [--create] [--batch-rows N]\n"
-	    "               [--flush-ms MS]\n"
+	    "               [--flush-ms MS] [--retry-seconds S]\n"
 	    "\n"
 	    "Stores pii-mask rows in user_logins, exactly once per message_id, and\n"
-	    "after each commit writes one acknowledgement line per stored row.\n"
+	    "after each commit writes one acknowledgement line per stored row and\n"
+	    "one reject line per rejected or refused row.\n"
 	    "\n"
-	    "  -d, --dbname CONNINFO  libpq connection string or URI\n"
-	    "                         (default: the PG* environment)\n"
-	    "  -c, --create           create user_logins and its ledger if missing\n"
-	    "  -b, --batch-rows N     rows per transaction (default 5000)\n"
-	    "  -f, --flush-ms MS      commit a partial batch once its first row\n"
-	    "                         has waited MS milliseconds (default 200)\n"
-	    "  -h, --help             show this help\n"
+	    "  -d, --dbname CONNINFO    libpq connection string or URI\n"
+	    "                           (default: the PG* environment)\n"
+	    "  -c, --create             create user_logins, its ledger and its\n"
+	    "                           rejects table if missing\n"
+	    "  -b, --batch-rows N       rows per transaction (default 5000)\n"
+	    "  -f, --flush-ms MS        commit a partial batch once its first row\n"
+	    "                           has waited MS milliseconds (default 200)\n"
+	    "  -r, --retry-seconds S    redo a failed batch on a new connection for\n"
+	    "                           up to S seconds before giving up (default 60)\n"
+	    "  -h, --help               show this help\n"
 	    "\n"
 	    "Exit status: 0 done (rejects included), 1 some lines unusable,\n"
 	    "2 usage, 4 reading or writing failed, 6 PostgreSQL failed.\n", f);
@@ -73,23 +89,106 @@ ms_since(const struct timespec *t0)
 	    (now.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
-/* Commits the batch, then writes and flushes its acknowledgements. */
+static void
+put_count(struct obuf *o, long long v)
+{
+	if (v >= 0)
+		obuf_putll(o, v);
+	else
+		obuf_puts(o, "null");
+}
+
+/* After COMMIT: an acknowledgement for each stored row with a receipt
+ * handle, a reject line for each rejected or refused one. */
+static void
+write_result(void *ctx, const struct store_result *r)
+{
+	struct loader *ld = ctx;
+	const struct store_ids *ids = r->ids;
+	struct obuf *o = &ld->out;
+
+	if (r->reason == NULL && ids->receipt_handle.s == NULL)
+		return;		/* a bare replay: nothing to acknowledge */
+	if (r->refused) {
+		warnx("message %.*s refused: %.*s", ids->message_id.s ?
+		    (int)ids->message_id.n : 6, ids->message_id.s ?
+		    ids->message_id.s : "(none)", (int)r->reason_len,
+		    r->reason);
+	}
+	if (r->reason != NULL) {
+		obuf_puts(o, "{\"reject\":");
+		jsonw_string(o, r->reason, r->reason_len);
+		obuf_puts(o, ",\"message_id\":");
+	} else
+		obuf_puts(o, "{\"message_id\":");
+	jsonw_string_or_null(o, ids->message_id.s, ids->message_id.n);
+	obuf_puts(o, ",\"receipt_handle\":");
+	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
+	if (r->reason != NULL) {
+		obuf_puts(o, ",\"sent_timestamp\":");
+		put_count(o, ids->sent_timestamp);
+		obuf_puts(o, ",\"receive_count\":");
+		put_count(o, ids->receive_count);
+	}
+	obuf_puts(o, "}\n");
+}
+
+/* The committer thread: stores each batch handed to it, then writes
+ * and flushes what it says.  A failure ends the process. */
+static void *
+committer(void *arg)
+{
+	struct loader *ld = arg;
+
+	for (;;) {
+		struct store_batch *b;
+		size_t items;
+
+		pthread_mutex_lock(&ld->mu);
+		while (ld->todo == NULL && !ld->done)
+			pthread_cond_wait(&ld->cv, &ld->mu);
+		b = ld->todo;
+		pthread_mutex_unlock(&ld->mu);
+		if (b == NULL)
+			return NULL;
+		items = b->nitems;
+		if (store_commit(ld->store, b, write_result, ld) < 0)
+			errx(EXIT_DB, "%s; batch of %zu lines not stored, none "
+			    "acknowledged", store_error(ld->store), items);
+		xwrite(&ld->out);
+		pthread_mutex_lock(&ld->mu);
+		ld->todo = NULL;
+		pthread_cond_broadcast(&ld->cv);
+		pthread_mutex_unlock(&ld->mu);
+	}
+}
+
+/* Hands the batch being filled to the committer (waiting while it still
+ * stores the previous one) and goes on with the other. */
 static void
 flush_batch(struct loader *ld)
 {
-	long inserted;	/* not reported yet: redeliveries make it < rows */
-	size_t rows = store_batch_rows(ld->store);
-
-	if (rows == 0)
+	if (ld->cur->nitems == 0)
 		return;
-	if (store_commit(ld->store, &inserted) < 0)
-		errx(EXIT_DB, "%s; batch of %zu rows not stored, none "
-		    "acknowledged", store_error(ld->store), rows);
-	obuf_put(&ld->out, ld->acks.p, ld->acks.len);
-	if (ld->acks.oom)
-		ld->out.oom = 1;	/* reported as ENOMEM by the write */
-	obuf_clear(&ld->acks);
-	xwrite(&ld->out);
+	pthread_mutex_lock(&ld->mu);
+	while (ld->todo != NULL)
+		pthread_cond_wait(&ld->cv, &ld->mu);
+	ld->todo = ld->cur;
+	pthread_cond_broadcast(&ld->cv);
+	pthread_mutex_unlock(&ld->mu);
+	ld->cur = ld->cur == &ld->batch[0] ? &ld->batch[1] : &ld->batch[0];
+}
+
+/* Hands over the last batch and waits until everything is stored. */
+static void
+finish(struct loader *ld, pthread_t thread)
+{
+	flush_batch(ld);
+	pthread_mutex_lock(&ld->mu);
+	ld->done = 1;
+	pthread_cond_broadcast(&ld->cv);
+	pthread_mutex_unlock(&ld->mu);
+	pthread_join(thread, NULL);
 }
 
 /* A string field of a row: string, or null when allowed.  Returns 0. */
@@ -109,65 +208,101 @@ text_of(const struct jfields_field *f, int nullable, size_t limit,
 	return 0;
 }
 
-/* A calendar date written YYYY-MM-DD. */
+/* A calendar date written YYYY-MM-DD, years 1 to 9999. */
 static int
-valid_date(const struct store_text *t)
+date_of(const struct jfields_field *f, struct store_row *r)
 {
-	struct tm tm = { 0 };
-	char buf[11];
-	const char *end;
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	const char *s = f->str;
+	int y, m, d, leap;
 
-	if (t->s == NULL)
-		return 1;
-	if (t->n != 10)
+	if (f->type == JF_NULL || f->type == JF_ABSENT)
 		return 0;
-	memcpy(buf, t->s, 10);
-	buf[10] = '\0';
-	end = strptime(buf, "%Y-%m-%d", &tm);
-	if (end == NULL || *end != '\0')
-		return 0;
-	/* strptime accepts 02-30; normalising it would move the day */
-	tm.tm_isdst = 0;
-	{
-		struct tm copy = tm;
+	if (f->type != JF_STRING || f->len != 10 || s[4] != '-' ||
+	    s[7] != '-')
+		return -1;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+	    (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	    (m == 2 && d == 29 && !leap))
+		return -1;
+	r->has_create_date = 1;
+	r->create_year = y;
+	r->create_month = m;
+	r->create_day = d;
+	return 0;
+}
 
-		if (timegm(&copy) == (time_t)-1 || copy.tm_mday != tm.tm_mday)
-			return 0;
-	}
-	return 1;
+/* An integer field within [min, max], or null; -1 for anything else. */
+static int
+integer_of(const struct jfields_field *f, long long min, long long max,
+    long long *out, int *present)
+{
+	char num[24], *end;
+
+	*present = 0;
+	if (f->type == JF_NULL || f->type == JF_ABSENT)
+		return 0;
+	if (f->type != JF_NUMBER || f->len >= sizeof(num))
+		return -1;
+	memcpy(num, f->str, f->len);
+	num[f->len] = '\0';
+	errno = 0;
+	*out = strtoll(num, &end, 10);
+	if (*end != '\0' || errno == ERANGE || *out < min || *out > max)
+		return -1;
+	*present = 1;
+	return 0;
+}
+
+/* The ids of a line's message.  Returns 0, or -1 when a field has the
+ * wrong type. */
+static int
+ids_of(struct jfields_field *f, struct store_ids *ids)
+{
+	long long v;
+	int present;
+
+	memset(ids, 0, sizeof(*ids));
+	if (text_of(&f[L_MESSAGE_ID], 1, 0, &ids->message_id) < 0 ||
+	    text_of(&f[L_RECEIPT_HANDLE], 1, 0, &ids->receipt_handle) < 0)
+		return -1;
+	if (integer_of(&f[L_SENT_TIMESTAMP], 0, 253402300799999LL, &v,
+	    &present) < 0)
+		return -1;
+	ids->sent_timestamp = present ? v : -1;
+	if (integer_of(&f[L_RECEIVE_COUNT], 0, 2147483647, &v, &present) < 0)
+		return -1;
+	ids->receive_count = present ? (long)v : -1;
+	return 0;
 }
 
 /* Turns a row line's fields into a store row.  Returns 0, or -1. */
 static int
 row_of(struct jfields_field *f, struct store_row *r)
 {
-	const struct jfields_field *v = &f[L_APP_VERSION];
+	long long v;
 
 	memset(r, 0, sizeof(*r));
-	if (text_of(&f[L_USER_ID], 0, LOGIN_MAX_USER_ID, &r->user_id) < 0 ||
+	if (ids_of(f, &r->ids) < 0 ||
+	    text_of(&f[L_USER_ID], 0, LOGIN_MAX_USER_ID, &r->user_id) < 0 ||
 	    text_of(&f[L_DEVICE_TYPE], 1, LOGIN_MAX_SHORT, &r->device_type) < 0 ||
 	    text_of(&f[L_MASKED_IP], 1, MAX_MASK, &r->masked_ip) < 0 ||
 	    text_of(&f[L_MASKED_DEVICE_ID], 1, MAX_MASK,
 	    &r->masked_device_id) < 0 ||
 	    text_of(&f[L_LOCALE], 1, LOGIN_MAX_SHORT, &r->locale) < 0 ||
-	    text_of(&f[L_CREATE_DATE], 1, 10, &r->create_date) < 0 ||
-	    text_of(&f[L_MESSAGE_ID], 1, 0, &r->message_id) < 0 ||
-	    !valid_date(&r->create_date))
+	    date_of(&f[L_CREATE_DATE], r) < 0 ||
+	    integer_of(&f[L_APP_VERSION], -2147483647LL - 1, 2147483647LL, &v,
+	    &r->has_app_version) < 0)
 		return -1;
-	if (v->type == JF_NUMBER) {
-		char num[16], *end;
-
-		if (v->len >= sizeof(num))
-			return -1;
-		memcpy(num, v->str, v->len);
-		num[v->len] = '\0';
-		r->app_version = strtol(num, &end, 10);
-		if (*end != '\0' || r->app_version < -2147483647L - 1 ||
-		    r->app_version > 2147483647L)
-			return -1;
-		r->has_app_version = 1;
-	} else if (v->type != JF_NULL && v->type != JF_ABSENT)
-		return -1;
+	r->app_version = (long)v;
 	return 0;
 }
 
@@ -177,6 +312,8 @@ load_line(struct loader *ld, const char *line, size_t len, size_t lineno)
 	struct jfields_field f[L_COUNT] = {
 		[L_MESSAGE_ID] = JF_FIELD("message_id"),
 		[L_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
+		[L_SENT_TIMESTAMP] = JF_FIELD("sent_timestamp"),
+		[L_RECEIVE_COUNT] = JF_FIELD("receive_count"),
 		[L_REJECT] = JF_FIELD("reject"),
 		[L_ROW] = JF_FIELD("row"),
 		[L_USER_ID] = JF_CHILD("row", "user_id"),
@@ -187,53 +324,49 @@ load_line(struct loader *ld, const char *line, size_t len, size_t lineno)
 		[L_APP_VERSION] = JF_CHILD("row", "app_version"),
 		[L_CREATE_DATE] = JF_CHILD("row", "create_date"),
 	};
-	const struct jfields_field *id = &f[L_MESSAGE_ID];
-	const struct jfields_field *rh = &f[L_RECEIPT_HANDLE];
+	const struct jfields_field *why = &f[L_REJECT];
 	struct store_row r;
+	int added;
 
-	if (jfields_parse(&ld->parser, line, len, f, L_COUNT) != JF_OK ||
-	    (rh->type != JF_STRING && rh->type != JF_NULL &&
-	    rh->type != JF_ABSENT)) {
+	if (jfields_parse(&ld->parser, line, len, f, L_COUNT) != JF_OK) {
 		warnx("line %zu: not a pii-mask line; skipped", lineno);
 		ld->unusable++;
 		return;
 	}
-	if (f[L_REJECT].type == JF_STRING) {
+	if (why->type == JF_STRING) {
+		struct store_ids ids;
+		struct obuf msg = { .len = 0 };
+		size_t n = why->len > 200 ? 200 : why->len;
+
+		if (ids_of(f, &ids) < 0) {
+			warnx("line %zu: reject line invalid; skipped", lineno);
+			ld->unusable++;
+			return;
+		}
 		/* pii-mask's reasons are fixed phrases; print them as
 		 * JSON so nothing in them can forge a log line. */
-		struct obuf msg = { .len = 0 };
-
 		obuf_puts(&msg, "pg-load: line ");
 		obuf_putll(&msg, (long long)lineno);
 		obuf_puts(&msg, ": message ");
-		jsonw_string_or_null(&msg, id->type == JF_STRING ? id->str :
-		    NULL, id->len);
+		jsonw_string_or_null(&msg, ids.message_id.s, ids.message_id.n);
 		obuf_puts(&msg, " rejected: ");
-		jsonw_string(&msg, f[L_REJECT].str, f[L_REJECT].len > 200 ?
-		    200 : f[L_REJECT].len);
+		jsonw_string(&msg, why->str, n);
 		obuf_putc(&msg, '\n');
 		(void)obuf_write(&msg, STDERR_FILENO);	/* best effort */
 		obuf_free(&msg);
-		return;
-	}
-	if (f[L_ROW].type != JF_OBJECT || row_of(f, &r) < 0) {
+		added = store_add_reject(ld->cur, &ids, why->str, n);
+	} else if (f[L_ROW].type != JF_OBJECT || row_of(f, &r) < 0) {
 		warnx("line %zu: row invalid; skipped", lineno);
 		ld->unusable++;
 		return;
-	}
-	if (store_batch_rows(ld->store) == 0)
-		clock_gettime(CLOCK_MONOTONIC, &ld->batch_started);
-	if (store_add(ld->store, &r) < 0)
+	} else
+		added = store_add_row(ld->cur, &r);
+	if (added < 0)
 		err(EXIT_IO, "out of memory");
-	if (rh->type == JF_STRING) {
-		obuf_puts(&ld->acks, "{\"message_id\":");
-		jsonw_string_or_null(&ld->acks, r.message_id.s, r.message_id.n);
-		obuf_puts(&ld->acks, ",\"receipt_handle\":");
-		jsonw_string(&ld->acks, rh->str, rh->len);
-		obuf_puts(&ld->acks, "}\n");
-	}
-	if (store_batch_rows(ld->store) >= (size_t)ld->batch_rows ||
-	    store_batch_bytes(ld->store) >= MAX_BATCH_BYTES)
+	if (ld->cur->nitems == 1)
+		clock_gettime(CLOCK_MONOTONIC, &ld->batch_started);
+	if (ld->cur->nitems >= (size_t)ld->batch_rows ||
+	    store_batch_bytes(ld->cur) >= MAX_BATCH_BYTES)
 		flush_batch(ld);
 }
 
@@ -245,17 +378,21 @@ main(int argc, char *argv[])
 		{ "create", no_argument, NULL, 'c' },
 		{ "batch-rows", required_argument, NULL, 'b' },
 		{ "flush-ms", required_argument, NULL, 'f' },
+		{ "retry-seconds", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct loader ld = { .batch_rows = 5000, .flush_ms = 200 };
+	struct loader ld = { .batch_rows = 5000, .flush_ms = 200,
+	    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	pthread_t thread;
 	const char *conninfo = NULL, *line;
+	long retry_s = 60;
 	int c, create = 0;
 	struct lines in;
 	char why[512];
 	size_t len;
 
-	while ((c = getopt_long(argc, argv, "d:cb:f:h", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "d:cb:f:r:h", longopts, NULL)) !=
 	    -1) {
 		switch (c) {
 		case 'd':
@@ -271,6 +408,9 @@ main(int argc, char *argv[])
 		case 'f':
 			ld.flush_ms = xnumber(optarg, "--flush-ms", 0, 3600000);
 			break;
+		case 'r':
+			retry_s = xnumber(optarg, "--retry-seconds", 0, 86400);
+			break;
 		case 'h':
 			usage(stdout);
 			xexit(NULL, EXIT_OK);
@@ -283,7 +423,8 @@ main(int argc, char *argv[])
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
-	if ((ld.store = store_open(conninfo, why, sizeof(why))) == NULL)
+	if ((ld.store = store_open(conninfo, retry_s * 1000, why,
+	    sizeof(why))) == NULL)
 		errx(EXIT_DB, "%s", why);
 	if (create && store_create(ld.store) < 0)
 		errx(EXIT_DB, "%s", store_error(ld.store));
@@ -291,13 +432,16 @@ main(int argc, char *argv[])
 	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");
 	jfields_init(&ld.parser, LOGIN_MAX_DEPTH, 0);
+	ld.cur = &ld.batch[0];
+	if ((errno = pthread_create(&thread, NULL, committer, &ld)) != 0)
+		err(EXIT_IO, "starting the committer thread");
 	for (;;) {
 		long wait = -1;
 		enum lines_result r;
 
 		/* A partial batch waits at most flush_ms from its first row,
 		 * so acknowledgements flow in a quiet live pipeline. */
-		if (store_batch_rows(ld.store) > 0) {
+		if (ld.cur->nitems > 0) {
 			wait = ld.flush_ms - ms_since(&ld.batch_started);
 			if (wait < 0)
 				wait = 0;
@@ -320,8 +464,9 @@ main(int argc, char *argv[])
 		}
 		load_line(&ld, line, len, in.lineno);
 	}
-	flush_batch(&ld);
-	obuf_free(&ld.acks);
+	finish(&ld, thread);
+	store_batch_free(&ld.batch[0]);
+	store_batch_free(&ld.batch[1]);
 	jfields_free(&ld.parser);
 	lines_free(&in);
 	store_close(ld.store);

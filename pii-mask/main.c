@@ -26,7 +26,8 @@
 #define MASK_COLUMN 256		/* masked_ip, masked_device_id: varchar(256) */
 #define KEY_ID_MAX 32
 
-enum { E_MESSAGE_ID, E_RECEIPT_HANDLE, E_BODY, E_SENT_TIMESTAMP, E_COUNT };
+enum { E_MESSAGE_ID, E_RECEIPT_HANDLE, E_BODY, E_SENT_TIMESTAMP,
+    E_RECEIVE_COUNT, E_COUNT };
 
 struct masker {
 	struct obuf out;	/* lines not yet written to stdout */
@@ -175,31 +176,59 @@ write_row(struct obuf *o, const struct login *l, const struct mask_text *ip,
 	obuf_puts(o, "\"}");
 }
 
-/* Ends a row or reject line with the ids of its message. */
+/* Appends a field's string, or null. */
 static void
-write_ids(struct obuf *o, const struct jfields_field *id,
-    const struct jfields_field *rh)
+put_string_field(struct obuf *o, const struct jfields_field *f)
 {
-	obuf_puts(o, ",\"message_id\":");
-	if (id != NULL && id->type == JF_STRING)
-		jsonw_string(o, id->str, id->len);
+	if (f != NULL && f->type == JF_STRING)
+		jsonw_string(o, f->str, f->len);
 	else
 		obuf_puts(o, "null");
-	obuf_puts(o, ",\"receipt_handle\":");
-	if (rh != NULL && rh->type == JF_STRING)
-		jsonw_string(o, rh->str, rh->len);
-	else
-		obuf_puts(o, "null");
-	obuf_puts(o, "}\n");
 }
 
+/* Appends a field's integer as written, or null. */
 static void
-write_reject(struct obuf *o, const char *why, const struct jfields_field *id,
-    const struct jfields_field *rh)
+put_integer_field(struct obuf *o, const struct jfields_field *f)
+{
+	size_t i = 0;
+
+	if (f != NULL && f->type == JF_NUMBER) {
+		i = f->str[0] == '-';
+		while (i < f->len && f->str[i] >= '0' && f->str[i] <= '9')
+			i++;
+	}
+	if (f != NULL && f->type == JF_NUMBER && i == f->len)
+		obuf_put(o, f->str, f->len);
+	else
+		obuf_puts(o, "null");
+}
+
+/*
+ * Ends a row or reject line with what the later stages need of its
+ * message (env is NULL for a bare body): the ids, sent_timestamp (the
+ * ledger's bucket) and receive_count (for the rejects table).
+ */
+static void
+write_ids(struct obuf *o, const struct jfields_field *env)
+{
+	obuf_puts(o, ",\"message_id\":");
+	put_string_field(o, env ? &env[E_MESSAGE_ID] : NULL);
+	obuf_puts(o, ",\"receipt_handle\":");
+	put_string_field(o, env ? &env[E_RECEIPT_HANDLE] : NULL);
+	obuf_puts(o, ",\"sent_timestamp\":");
+	put_integer_field(o, env ? &env[E_SENT_TIMESTAMP] : NULL);
+	obuf_puts(o, ",\"receive_count\":");
+	put_integer_field(o, env ? &env[E_RECEIVE_COUNT] : NULL);
+}
+
+/* A reject line: the reason and the ids, never the body. */
+static void
+write_reject(struct obuf *o, const char *why, const struct jfields_field *env)
 {
 	obuf_puts(o, "{\"reject\":");
 	jsonw_string(o, why, strlen(why));
-	write_ids(o, id, rh);
+	write_ids(o, env);
+	obuf_puts(o, "}\n");
 }
 
 static void
@@ -211,9 +240,10 @@ mask_line(struct masker *m, const char *line, size_t len)
 		[E_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
 		[E_BODY] = JF_FIELD("body"),
 		[E_SENT_TIMESTAMP] = JF_FIELD("sent_timestamp"),
+		[E_RECEIVE_COUNT] = JF_FIELD("receive_count"),
 		LOGIN_FIELDS
 	};
-	const struct jfields_field *id = NULL, *rh = NULL;
+	const struct jfields_field *env = NULL;
 	const char *date = NULL, *why = NULL;
 	struct mask_text ip, dev;
 	enum jfields_error e;
@@ -225,8 +255,7 @@ mask_line(struct masker *m, const char *line, size_t len)
 	} else if (f[E_RECEIPT_HANDLE].type == JF_STRING &&
 	    f[E_BODY].type == JF_STRING) {
 		/* An envelope: its body is judged on its own. */
-		id = &f[E_MESSAGE_ID];
-		rh = &f[E_RECEIPT_HANDLE];
+		env = f;
 		if (f[E_SENT_TIMESTAMP].type == JF_ABSENT ||
 		    f[E_SENT_TIMESTAMP].type == JF_NULL)
 			date = today(m);
@@ -252,11 +281,12 @@ mask_line(struct masker *m, const char *line, size_t len)
 		why = make_mask(m, &l.device_id, &dev,
 		    "device_id: too long for a siv mask of 256 characters");
 	if (why != NULL) {
-		write_reject(&m->out, why, id, rh);
+		write_reject(&m->out, why, env);
 		return;
 	}
 	write_row(&m->out, &l, &ip, &dev, date);
-	write_ids(&m->out, id, rh);
+	write_ids(&m->out, env);
+	obuf_puts(&m->out, "}\n");
 }
 
 /*
@@ -368,8 +398,11 @@ reveal_line(struct masker *m, const char *line, size_t len)
 	obuf_puts(o, ",\"create_date\":");
 	jsonw_string_or_null(o, f[R_CREATE_DATE].type == JF_STRING ?
 	    f[R_CREATE_DATE].str : NULL, f[R_CREATE_DATE].len);
-	obuf_putc(o, '}');
-	write_ids(o, &f[R_MESSAGE_ID], &f[R_RECEIPT_HANDLE]);
+	obuf_puts(o, "},\"message_id\":");
+	put_string_field(o, &f[R_MESSAGE_ID]);
+	obuf_puts(o, ",\"receipt_handle\":");
+	put_string_field(o, &f[R_RECEIPT_HANDLE]);
+	obuf_puts(o, "}\n");
 	if (bad)
 		m->unrevealed++;
 }
@@ -471,8 +504,7 @@ main(int argc, char *argv[])
 			obuf_puts(&m.out, "null\n");
 			m.unrevealed++;
 		} else if (r == LINES_TOOLONG)
-			write_reject(&m.out, "line longer than 6 MiB", NULL,
-			    NULL);
+			write_reject(&m.out, "line longer than 6 MiB", NULL);
 		else if (reveal)
 			reveal_line(&m, line, len);
 		else

@@ -26,6 +26,26 @@ fa_as_pg() {
 	fi
 }
 
+# fa_detached CMD...: runs CMD with no descriptor above 2 open, so a
+# server it starts holds none of ours (bats waits for its fd 3 to close;
+# a test waits for EOF on a pipe).
+fa_detached() {
+	(
+		for fd in "/proc/$BASHPID/fd/"*; do
+			fd=${fd##*/}
+			if [ "$fd" -gt 2 ] 2>/dev/null; then
+				eval "exec $fd>&-"
+			fi
+		done
+		# exec a program (so $! is the server), run a function
+		if declare -F "$1" >/dev/null; then
+			"$@"
+		else
+			exec "$@"
+		fi
+	) </dev/null
+}
+
 fa_pg_start() {
 	FA_PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/fa-pg.XXXXXX")
 	chmod 755 "$FA_PGDIR"
@@ -36,7 +56,7 @@ fa_pg_start() {
 		return 1
 	}
 	PGPORT=$(fa_free_port)
-	fa_as_pg "$PG_BIN/pg_ctl" -D "$FA_PGDIR/data" -l "$FA_PGDIR/server.log" \
+	fa_detached fa_as_pg "$PG_BIN/pg_ctl" -D "$FA_PGDIR/data" -l "$FA_PGDIR/server.log" \
 	    -o "-p $PGPORT -k $FA_PGDIR -c listen_addresses=127.0.0.1" \
 	    -w -t 60 start >/dev/null || {
 		cat "$FA_PGDIR/server.log" >&2
@@ -50,8 +70,12 @@ fa_pg_stop() {
 	fa_as_pg "$PG_BIN/pg_ctl" -D "$FA_PGDIR/data" -m fast -w stop >/dev/null
 }
 
+fa_pg_running() {
+	fa_as_pg "$PG_BIN/pg_ctl" -D "$FA_PGDIR/data" status >/dev/null 2>&1
+}
+
 fa_pg_restart_stopped() {
-	fa_as_pg "$PG_BIN/pg_ctl" -D "$FA_PGDIR/data" -l "$FA_PGDIR/server.log" \
+	fa_detached fa_as_pg "$PG_BIN/pg_ctl" -D "$FA_PGDIR/data" -l "$FA_PGDIR/server.log" \
 	    -o "-p $PGPORT -k $FA_PGDIR -c listen_addresses=127.0.0.1" \
 	    -w -t 60 start >/dev/null
 }
@@ -60,7 +84,7 @@ fa_moto_start() {
 	local port i
 	port=$(fa_free_port)
 	FA_MOTO_LOG=$(mktemp "${TMPDIR:-/tmp}/fa-moto.XXXXXX")
-	moto_server -H 127.0.0.1 -p "$port" >"$FA_MOTO_LOG" 2>&1 &
+	fa_detached moto_server -H 127.0.0.1 -p "$port" >"$FA_MOTO_LOG" 2>&1 &
 	FA_MOTO_PID=$!
 	export FA_MOTO_PID FA_MOTO_LOG
 	export AWS_ENDPOINT_URL="http://127.0.0.1:$port"

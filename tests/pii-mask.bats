@@ -74,7 +74,7 @@ print(a.ipv4_mapped or a if a.version == 6 else a)' "$1"
 @test "pii-mask: bare bodies are replayed with today's UTC date and null ids" {
 	run pii-mask -k "$KEY" <<<'{"user_id":"u1","app_version":"2.3.0","device_type":"android","locale":"RU"}'
 	[ "$status" -eq 0 ]
-	[ "$output" = "{\"row\":{\"user_id\":\"u1\",\"device_type\":\"android\",\"masked_ip\":null,\"masked_device_id\":null,\"locale\":\"RU\",\"app_version\":2003000,\"create_date\":\"$(date -u +%F)\"},\"message_id\":null,\"receipt_handle\":null}" ]
+	[ "$output" = "{\"row\":{\"user_id\":\"u1\",\"device_type\":\"android\",\"masked_ip\":null,\"masked_device_id\":null,\"locale\":\"RU\",\"app_version\":2003000,\"create_date\":\"$(date -u +%F)\"},\"message_id\":null,\"receipt_handle\":null,\"sent_timestamp\":null,\"receive_count\":null}" ]
 }
 
 @test "pii-mask: app_version encodings keep order and never collide" {
