@@ -64,8 +64,13 @@ asan: deps
 	$(MAKE) CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all unit
 	ASAN_OPTIONS=detect_leaks=1 tests/run
 
+# Every benchmark, one table of figures (not a test: nothing fails on speed).
+bench: all
+	bench/run
+
 lint:
-	shellcheck -x pipeline.sh scripts/install-deps scripts/demo tests/run tests/lib.bash .ci/run
+	shellcheck -x pipeline.sh scripts/install-deps scripts/demo tests/run tests/lib.bash .ci/run \
+	    bench/run bench/*.sh
 	shellcheck -x -S warning tests/*.bats
 
 install: all
@@ -76,7 +81,7 @@ install: all
 clean:
 	rm -rf bin tests/unit/bin common/libcommon.a */*.o */*.d tests/unit/*.d $(MANS)
 
-.PHONY: all deps unit check demo asan lint install clean
+.PHONY: all deps unit check demo asan bench lint install clean
 .SECONDARY: $(TOOLS:%=%/main.o)
 
 -include $(COMMON_SRC:.c=.d) $(TOOLS:%=%/main.d)
