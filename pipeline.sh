@@ -12,13 +12,13 @@ usage() {
 usage: pipeline.sh [--queue-url URL] [--until-empty] [--max-messages N]
                    [--wait-seconds S] [--visibility-timeout S]
                    [--key-file FILE] [--dbname CONNINFO] [--create]
-                   [--batch-rows N] [--flush-ms MS]
+                   [--batch-rows N] [--flush-ms MS] [--retry-seconds S]
 
 Runs sqs-recv | pii-mask | pg-load | sqs-ack.  Options go to the stages
 that take them: --queue-url to sqs-recv and sqs-ack; --until-empty,
 --max-messages, --wait-seconds, --visibility-timeout to sqs-recv;
---key-file to pii-mask; --dbname, --create, --batch-rows, --flush-ms to
-pg-load.  The environment of each tool applies (SQS_QUEUE_URL,
+--key-file to pii-mask; --dbname, --create, --batch-rows, --flush-ms,
+--retry-seconds to pg-load.  The environment of each tool applies (SQS_QUEUE_URL,
 PII_MASK_KEY_FILE, PG*, AWS_*).
 
 Exit status: 0 all stages succeeded; otherwise the status of the failing
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--create) load+=("$opt") ;;
 	-h|--help) usage; exit 0 ;;
 	--queue-url|--max-messages|--wait-seconds|--visibility-timeout|\
-	--key-file|--dbname|--batch-rows|--flush-ms)
+	--key-file|--dbname|--batch-rows|--flush-ms|--retry-seconds)
 		if [ $# -lt 2 ]; then
 			echo "pipeline.sh: $opt needs a value" >&2
 			usage >&2
@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
 		case $opt in
 		--queue-url) recv+=("$opt" "$2"); ack+=("$opt" "$2") ;;
 		--key-file) mask+=("$opt" "$2") ;;
-		--dbname|--batch-rows|--flush-ms) load+=("$opt" "$2") ;;
+		--dbname|--batch-rows|--flush-ms|--retry-seconds) load+=("$opt" "$2") ;;
 		*) recv+=("$opt" "$2") ;;
 		esac
 		shift ;;
