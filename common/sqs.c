@@ -1,28 +1,53 @@
 /*
- * sqs.c - a client of one SQS queue over the AWS JSON protocol.
+ * sqs.c - a client of one SQS queue over the JSON or Query protocol.
  * See sqs.h.
+ *
+ * Each call builds its request for the protocol in use, sends it through
+ * one reused curl handle, and parses the answer, JSON (yajl_tree) or XML
+ * (xml.h), into the same small structures: messages, batch entries, an
+ * error code and message.  Parsed strings are copied, NUL-terminated,
+ * into q->strs and referred to by offset until the parse is over.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <yajl/yajl_tree.h>
 
 #include "aws.h"
 #include "jsonw.h"
+#include "obuf.h"
 #include "sqs.h"
+#include "xml.h"
+
+#define SQS_MAX_RESPONSE (64 << 20)	/* 10 messages of 1 MiB, escaped */
+#define SQS_MAX_BATCH 10
+#define SQS_DEFAULT_ATTEMPTS 8
+#define SQS_BACKOFF_BASE_MS 100
+#define SQS_BACKOFF_CAP_MS 10000
+#define SQS_API_VERSION "2012-11-05"
+#define NONE ((size_t)-1)
 
 /* Members of values that yajl_tree_get() has already type-checked. */
 #define STR(v) ((v)->u.string)
 #define ARR(v) (&(v)->u.array)
 
-#define SQS_MAX_RESPONSE (64 << 20)	/* 10 messages of 1 MiB, escaped */
-#define SQS_DEFAULT_ATTEMPTS 8
-#define SQS_BACKOFF_BASE_MS 100
-#define SQS_BACKOFF_CAP_MS 10000
+struct resp_msg {
+	size_t id, rh, body, md5;	/* offsets in strs, or NONE */
+	size_t body_len;
+	long long sent;
+	long receive_count;
+};
+
+struct resp_entry {
+	size_t id, code;	/* offsets in strs, or NONE */
+	int failed, sender_fault;
+};
 
 struct sqs {
 	CURL *curl;
@@ -30,10 +55,23 @@ struct sqs {
 	char *queue_url;
 	char *sigv4;		/* "aws:amz:REGION:sqs" */
 	int max_attempts;
+	enum sqs_protocol proto;	/* SQS_AUTO until the first answer */
+	volatile sig_atomic_t *stop;
+	int receiving;		/* a receive under way may be abandoned */
 	struct obuf req;	/* body of the request being sent */
-	char *resp;		/* body of the last response, NUL-terminated */
-	size_t resp_len, resp_cap;
+	struct obuf resp;	/* body of the last response */
 	int resp_overflow;
+	/* the last response, parsed */
+	struct obuf strs;
+	struct resp_msg msgs[SQS_MAX_BATCH];
+	size_t nmsgs;
+	struct resp_entry ents[SQS_MAX_BATCH];
+	size_t nents;
+	size_t err_code, err_msg, sent_md5;
+	/* XML walk state */
+	struct resp_msg cur;
+	struct resp_entry cur_ent;
+	size_t attr_name;
 	char err[512];
 };
 
@@ -43,34 +81,28 @@ sqs_error(const struct sqs *q)
 	return q->err;
 }
 
+enum sqs_protocol
+sqs_protocol(const struct sqs *q)
+{
+	return q->proto;
+}
+
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
 	struct sqs *q = ctx;
 	size_t n = size * nmemb;
 
-	if (q->resp_len + n + 1 > q->resp_cap) {
-		size_t cap = q->resp_cap ? q->resp_cap : 65536;
-		char *p;
-
-		while (cap < q->resp_len + n + 1)
-			cap *= 2;
-		if (cap > SQS_MAX_RESPONSE || (p = realloc(q->resp, cap)) ==
-		    NULL) {
-			q->resp_overflow = 1;
-			return 0;	/* makes curl fail the transfer */
-		}
-		q->resp = p;
-		q->resp_cap = cap;
+	if (q->resp.len + n + 1 > SQS_MAX_RESPONSE) {
+		q->resp_overflow = 1;
+		return 0;	/* makes curl fail the transfer */
 	}
-	memcpy(q->resp + q->resp_len, data, n);
-	q->resp_len += n;
-	q->resp[q->resp_len] = '\0';
-	return n;
+	obuf_put(&q->resp, data, n);
+	return q->resp.oom ? 0 : n;
 }
 
 struct sqs *
-sqs_open(const char *queue_url, const char *endpoint_url, char *err,
+sqs_open(const char *queue_url, const struct sqs_options *o, char *err,
     size_t errlen)
 {
 	struct sqs *q;
@@ -84,11 +116,13 @@ sqs_open(const char *queue_url, const char *endpoint_url, char *err,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (aws_config_load(&q->aws, queue_url, endpoint_url, err,
+	if (aws_config_load(&q->aws, queue_url, o->endpoint_url, err,
 	    errlen) < 0) {
 		free(q);
 		return NULL;
 	}
+	q->proto = o->protocol;
+	q->stop = o->stop;
 	q->max_attempts = SQS_DEFAULT_ATTEMPTS;
 	if ((v = getenv("AWS_MAX_ATTEMPTS")) != NULL && atoi(v) > 0)
 		q->max_attempts = atoi(v);
@@ -103,13 +137,16 @@ sqs_open(const char *queue_url, const char *endpoint_url, char *err,
 	/* One handle for every call: the connection is kept and reused. */
 	curl_easy_setopt(q->curl, CURLOPT_URL, q->aws.endpoint);
 	curl_easy_setopt(q->curl, CURLOPT_AWS_SIGV4, q->sigv4);
-	curl_easy_setopt(q->curl, CURLOPT_USERNAME, q->aws.access_key_id);
-	curl_easy_setopt(q->curl, CURLOPT_PASSWORD, q->aws.secret_access_key);
 	curl_easy_setopt(q->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(q->curl, CURLOPT_WRITEDATA, q);
 	curl_easy_setopt(q->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(q->curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(q->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* TLS peers are always verified; only the CAs can be changed. */
+	curl_easy_setopt(q->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(q->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (o->ca_bundle != NULL)
+		curl_easy_setopt(q->curl, CURLOPT_CAINFO, o->ca_bundle);
 	return q;
 }
 
@@ -123,9 +160,21 @@ sqs_close(struct sqs *q)
 	aws_config_free(&q->aws);
 	free(q->queue_url);
 	free(q->sigv4);
-	free(q->resp);
 	obuf_free(&q->req);
+	obuf_free(&q->resp);
+	obuf_free(&q->strs);
 	free(q);
+}
+
+/* Abandons a receive when the tool was asked to stop. */
+static int
+on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct sqs *q = ctx;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return q->receiving && *q->stop;
 }
 
 /* Sleeps a random time in [0, min(cap, base * 2^attempt)): full jitter. */
@@ -146,278 +195,648 @@ backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
-/* The short name of an AWS JSON error type, "com.amazonaws.sqs#X" -> X. */
-static const char *
-short_type(const char *type)
-{
-	const char *hash = strrchr(type, '#');
+/* ---- parsing answers ------------------------------------------------ */
 
-	return hash ? hash + 1 : type;
+/* Copies s[0..n) into strs, NUL-terminated; returns its offset. */
+static size_t
+keep(struct sqs *q, const char *s, size_t n)
+{
+	size_t off = q->strs.len;
+
+	obuf_put(&q->strs, s, n);
+	obuf_putc(&q->strs, '\0');
+	return off;
 }
 
-/* Describes a failed response in q->err; returns 1 if worth retrying. */
+static const char *
+str_at(const struct sqs *q, size_t off)
+{
+	return off == NONE ? NULL : q->strs.p + off;
+}
+
+static void
+reset_parse(struct sqs *q)
+{
+	obuf_clear(&q->strs);
+	q->nmsgs = q->nents = 0;
+	q->err_code = q->err_msg = q->sent_md5 = NONE;
+	q->cur = (struct resp_msg){ NONE, NONE, NONE, NONE, 0, -1, -1 };
+	q->cur_ent = (struct resp_entry){ NONE, NONE, 0, 0 };
+	q->attr_name = NONE;
+}
+
+static long long
+number(const char *s)
+{
+	char *end;
+	long long n;
+
+	if (s == NULL)
+		return -1;
+	n = strtoll(s, &end, 10);
+	return *end == '\0' && end != s && n >= 0 ? n : -1;
+}
+
+/* The short name of an error code: "com.amazonaws.sqs#X" and
+ * "AWS.SimpleQueueService.X" both give X. */
+static const char *
+short_code(const char *code)
+{
+	const char *p;
+
+	if ((p = strrchr(code, '#')) != NULL)
+		return p + 1;
+	if (strncmp(code, "AWS.SimpleQueueService.", 23) == 0)
+		return code + 23;
+	return code;
+}
+
+static void
+json_message(struct sqs *q, yajl_val m)
+{
+	const char *idp[] = { "MessageId", NULL }, *rhp[] = { "ReceiptHandle",
+	    NULL }, *bp[] = { "Body", NULL }, *md5p[] = { "MD5OfBody", NULL };
+	const char *stp[] = { "Attributes", "SentTimestamp", NULL };
+	const char *rcp[] = { "Attributes", "ApproximateReceiveCount", NULL };
+	struct resp_msg *r;
+	yajl_val v;
+
+	if (q->nmsgs == SQS_MAX_BATCH)
+		return;
+	r = &q->msgs[q->nmsgs++];
+	*r = (struct resp_msg){ NONE, NONE, NONE, NONE, 0, -1, -1 };
+	if ((v = yajl_tree_get(m, idp, yajl_t_string)) != NULL)
+		r->id = keep(q, STR(v), strlen(STR(v)));
+	if ((v = yajl_tree_get(m, rhp, yajl_t_string)) != NULL)
+		r->rh = keep(q, STR(v), strlen(STR(v)));
+	if ((v = yajl_tree_get(m, bp, yajl_t_string)) != NULL) {
+		r->body_len = strlen(STR(v));
+		r->body = keep(q, STR(v), r->body_len);
+	}
+	if ((v = yajl_tree_get(m, md5p, yajl_t_string)) != NULL)
+		r->md5 = keep(q, STR(v), strlen(STR(v)));
+	if ((v = yajl_tree_get(m, stp, yajl_t_string)) != NULL)
+		r->sent = number(STR(v));
+	if ((v = yajl_tree_get(m, rcp, yajl_t_string)) != NULL)
+		r->receive_count = (long)number(STR(v));
+}
+
+static void
+json_entries(struct sqs *q, yajl_val list, int failed)
+{
+	const char *idp[] = { "Id", NULL }, *cp[] = { "Code", NULL };
+	const char *sfp[] = { "SenderFault", NULL };
+
+	for (size_t i = 0; list != NULL && i < ARR(list)->len &&
+	    q->nents < SQS_MAX_BATCH; i++) {
+		yajl_val e = ARR(list)->values[i], v;
+		struct resp_entry *r = &q->ents[q->nents++];
+
+		*r = (struct resp_entry){ NONE, NONE, failed, 0 };
+		if ((v = yajl_tree_get(e, idp, yajl_t_string)) != NULL)
+			r->id = keep(q, STR(v), strlen(STR(v)));
+		if ((v = yajl_tree_get(e, cp, yajl_t_string)) != NULL)
+			r->code = keep(q, STR(v), strlen(STR(v)));
+		r->sender_fault = yajl_tree_get(e, sfp, yajl_t_true) != NULL;
+	}
+}
+
+/* Parses a JSON answer.  Returns 0, or -1 when it is not JSON. */
+static int
+parse_json(struct sqs *q)
+{
+	const char *mp[] = { "Messages", NULL }, *sp[] = { "Successful", NULL };
+	const char *fp[] = { "Failed", NULL }, *tp[] = { "__type", NULL };
+	const char *lm[] = { "message", NULL }, *um[] = { "Message", NULL };
+	const char *md5p[] = { "MD5OfMessageBody", NULL };
+	yajl_val tree, v;
+
+	reset_parse(q);
+	obuf_putc(&q->resp, '\0');
+	if (q->resp.oom)
+		return -1;
+	tree = yajl_tree_parse(q->resp.len > 1 ? q->resp.p : "{}", NULL, 0);
+	q->resp.len--;
+	if (tree == NULL)
+		return -1;
+	if ((v = yajl_tree_get(tree, mp, yajl_t_array)) != NULL)
+		for (size_t i = 0; i < ARR(v)->len; i++)
+			json_message(q, ARR(v)->values[i]);
+	json_entries(q, yajl_tree_get(tree, sp, yajl_t_array), 0);
+	json_entries(q, yajl_tree_get(tree, fp, yajl_t_array), 1);
+	if ((v = yajl_tree_get(tree, tp, yajl_t_string)) != NULL)
+		q->err_code = keep(q, short_code(STR(v)),
+		    strlen(short_code(STR(v))));
+	if ((v = yajl_tree_get(tree, lm, yajl_t_string)) != NULL ||
+	    (v = yajl_tree_get(tree, um, yajl_t_string)) != NULL)
+		q->err_msg = keep(q, STR(v), strlen(STR(v)));
+	if ((v = yajl_tree_get(tree, md5p, yajl_t_string)) != NULL)
+		q->sent_md5 = keep(q, STR(v), strlen(STR(v)));
+	yajl_tree_free(tree);
+	return q->strs.oom ? -1 : 0;
+}
+
+static void
+xml_leaf(void *ctx, const char *parent, const char *name, const char *text,
+    size_t len)
+{
+	struct sqs *q = ctx;
+
+	if (strcmp(parent, "Message") == 0) {
+		if (strcmp(name, "MessageId") == 0)
+			q->cur.id = keep(q, text, len);
+		else if (strcmp(name, "ReceiptHandle") == 0)
+			q->cur.rh = keep(q, text, len);
+		else if (strcmp(name, "Body") == 0) {
+			q->cur.body = keep(q, text, len);
+			q->cur.body_len = len;
+		} else if (strcmp(name, "MD5OfBody") == 0)
+			q->cur.md5 = keep(q, text, len);
+	} else if (strcmp(parent, "Attribute") == 0) {
+		if (strcmp(name, "Name") == 0)
+			q->attr_name = keep(q, text, len);
+		else if (strcmp(name, "Value") == 0 && q->attr_name != NONE) {
+			const char *an = str_at(q, q->attr_name);
+
+			if (strcmp(an, "SentTimestamp") == 0)
+				q->cur.sent = number(text);
+			else if (strcmp(an, "ApproximateReceiveCount") == 0)
+				q->cur.receive_count = (long)number(text);
+		}
+	} else if (strcmp(parent, "DeleteMessageBatchResultEntry") == 0 ||
+	    strcmp(parent, "BatchResultErrorEntry") == 0) {
+		if (strcmp(name, "Id") == 0)
+			q->cur_ent.id = keep(q, text, len);
+		else if (strcmp(name, "Code") == 0)
+			q->cur_ent.code = keep(q, text, len);
+		else if (strcmp(name, "SenderFault") == 0)
+			q->cur_ent.sender_fault = strcmp(text, "true") == 0;
+	} else if (strcmp(parent, "Error") == 0) {
+		if (strcmp(name, "Code") == 0)
+			q->err_code = keep(q, short_code(text),
+			    strlen(short_code(text)));
+		else if (strcmp(name, "Message") == 0)
+			q->err_msg = keep(q, text, len);
+	} else if (strcmp(name, "MD5OfMessageBody") == 0)
+		q->sent_md5 = keep(q, text, len);
+}
+
+static void
+xml_end(void *ctx, const char *name)
+{
+	struct sqs *q = ctx;
+
+	if (strcmp(name, "Message") == 0) {
+		if (q->nmsgs < SQS_MAX_BATCH)
+			q->msgs[q->nmsgs++] = q->cur;
+		q->cur = (struct resp_msg){ NONE, NONE, NONE, NONE, 0, -1, -1 };
+	} else if (strcmp(name, "DeleteMessageBatchResultEntry") == 0 ||
+	    strcmp(name, "BatchResultErrorEntry") == 0) {
+		q->cur_ent.failed = name[0] == 'B';
+		if (q->nents < SQS_MAX_BATCH)
+			q->ents[q->nents++] = q->cur_ent;
+		q->cur_ent = (struct resp_entry){ NONE, NONE, 0, 0 };
+	}
+}
+
+static int
+parse_xml(struct sqs *q)
+{
+	static const struct xml_handler h = { xml_leaf, xml_end };
+
+	reset_parse(q);
+	if (xml_walk(q->resp.p, q->resp.len, &h, q) < 0 || q->strs.oom)
+		return -1;
+	return 0;
+}
+
+/* Does the answer look like JSON?  A Query-only server answers a JSON
+ * request with XML or plain text, which is how SQS_AUTO tells. */
+static int
+looks_json(const struct sqs *q)
+{
+	size_t i = 0;
+
+	while (i < q->resp.len && strchr(" \t\r\n", q->resp.p[i]) != NULL)
+		i++;
+	return i < q->resp.len && q->resp.p[i] == '{';
+}
+
+/* ---- requests -------------------------------------------------------- */
+
+/* Appends a form field "&name=value", percent-encoded. */
+static void
+form(struct obuf *b, const char *name, const char *v, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (b->len > 0)
+		obuf_putc(b, '&');
+	obuf_puts(b, name);
+	obuf_putc(b, '=');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+		    c == '~')
+			obuf_putc(b, (char)c);
+		else {
+			obuf_putc(b, '%');
+			obuf_putc(b, hex[c >> 4]);
+			obuf_putc(b, hex[c & 15]);
+		}
+	}
+}
+
+static void
+form_int(struct obuf *b, const char *name, long long v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%lld", v);
+	form(b, name, num, strlen(num));
+}
+
+/* Starts a request body: the object, or the form, with the queue in it. */
+static void
+request_start(struct sqs *q, enum sqs_protocol p, const char *action)
+{
+	struct obuf *b = &q->req;
+
+	obuf_clear(b);
+	if (p == SQS_QUERY) {
+		form(b, "Action", action, strlen(action));
+		form(b, "Version", SQS_API_VERSION, strlen(SQS_API_VERSION));
+		form(b, "QueueUrl", q->queue_url, strlen(q->queue_url));
+	} else {
+		obuf_puts(b, "{\"QueueUrl\":");
+		jsonw_string(b, q->queue_url, strlen(q->queue_url));
+	}
+}
+
+/* Describes a failed answer in q->err; returns 1 if worth retrying. */
 static int
 describe_failure(struct sqs *q, const char *action, long http)
 {
-	const char *type = "", *msg = "";
-	const char *tpath[] = { "__type", NULL };
-	const char *mpath[] = { "message", NULL }, *Mpath[] = { "Message", NULL };
-	yajl_val tree = q->resp ? yajl_tree_parse(q->resp, NULL, 0) : NULL;
-	yajl_val v;
+	const char *code = str_at(q, q->err_code), *msg = str_at(q, q->err_msg);
 	int retry;
 
-	if ((v = yajl_tree_get(tree, tpath, yajl_t_string)) != NULL)
-		type = short_type(STR(v));
-	if ((v = yajl_tree_get(tree, mpath, yajl_t_string)) != NULL ||
-	    (v = yajl_tree_get(tree, Mpath, yajl_t_string)) != NULL)
-		msg = STR(v);
-	retry = http >= 500 || http == 429 || strstr(type, "Throttl") ||
-	    strstr(type, "RequestThrottled") || strstr(type, "OverLimit");
+	if (code == NULL)
+		code = "";
+	retry = http >= 500 || http == 429 || strstr(code, "Throttl") ||
+	    strstr(code, "OverLimit") || strcmp(code, "ServiceUnavailable") ==
+	    0 || strcmp(code, "InternalError") == 0 ||
+	    strcmp(code, "InternalFailure") == 0 ||
+	    strcmp(code, "RequestTimeout") == 0;
 	snprintf(q->err, sizeof(q->err), "%s: HTTP %ld%s%s%s%.200s", action,
-	    http, *type ? " " : "", type, *msg ? ": " : "", msg);
-	yajl_tree_free(tree);
+	    http, *code ? " " : "", code, msg ? ": " : "", msg ? msg : "");
 	return retry;
 }
 
-/*
- * POSTs one action and parses the JSON answer into *tree.  Retries what
- * retrying can fix.
- */
-static enum sqs_status
-call(struct sqs *q, const char *action, long timeout_s, yajl_val *tree)
-{
-	struct curl_slist *hdrs = NULL;
-	char target[96], token[4096];
-	enum sqs_status st = SQS_EFAILED;
+/* What one exchange came to. */
+enum exchange { EX_OK, EX_RETRY, EX_REFUSED, EX_NOT_JSON };
 
-	*tree = NULL;
+/* Sends the request once and parses the answer. */
+static enum exchange
+exchange(struct sqs *q, enum sqs_protocol p, const char *action,
+    long timeout_s)
+{
+	struct curl_slist *hdrs = NULL, *h;
+	char target[96], token[4096];
+	enum exchange ex = EX_RETRY;
+	CURLcode rc;
+	long http = 0;
+
 	if (q->req.oom) {
 		snprintf(q->err, sizeof(q->err), "%s: out of memory", action);
-		return SQS_EFAILED;
+		return EX_REFUSED;
 	}
 	snprintf(target, sizeof(target), "X-Amz-Target: AmazonSQS.%s", action);
-	if ((hdrs = curl_slist_append(hdrs,
-	    "Content-Type: application/x-amz-json-1.0")) == NULL ||
-	    (hdrs = curl_slist_append(hdrs, target)) == NULL) {
-		snprintf(q->err, sizeof(q->err), "%s: out of memory", action);
-		curl_slist_free_all(hdrs);
-		return SQS_EFAILED;
-	}
-	if (q->aws.session_token != NULL) {
-		struct curl_slist *h;
-
+	hdrs = curl_slist_append(hdrs, p == SQS_QUERY ?
+	    "Content-Type: application/x-www-form-urlencoded" :
+	    "Content-Type: application/x-amz-json-1.0");
+	if (hdrs != NULL && p != SQS_QUERY &&
+	    (h = curl_slist_append(hdrs, target)) != NULL)
+		hdrs = h;
+	if (hdrs != NULL && q->aws.session_token != NULL) {
 		snprintf(token, sizeof(token), "X-Amz-Security-Token: %s",
 		    q->aws.session_token);
-		h = curl_slist_append(hdrs, token);
+		if ((h = curl_slist_append(hdrs, token)) != NULL)
+			hdrs = h;
 		OPENSSL_cleanse(token, sizeof(token));
-		if (h == NULL) {
-			curl_slist_free_all(hdrs);
-			return SQS_EFAILED;
-		}
-		hdrs = h;
 	}
+	if (hdrs == NULL) {
+		snprintf(q->err, sizeof(q->err), "%s: out of memory", action);
+		return EX_REFUSED;
+	}
+	curl_easy_setopt(q->curl, CURLOPT_USERNAME, q->aws.access_key_id);
+	curl_easy_setopt(q->curl, CURLOPT_PASSWORD, q->aws.secret_access_key);
 	curl_easy_setopt(q->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(q->curl, CURLOPT_POSTFIELDS, q->req.p);
 	curl_easy_setopt(q->curl, CURLOPT_POSTFIELDSIZE, (long)q->req.len);
 	curl_easy_setopt(q->curl, CURLOPT_TIMEOUT, timeout_s);
+	obuf_clear(&q->resp);
+	q->resp_overflow = 0;
+	rc = curl_easy_perform(q->curl);
+	curl_easy_setopt(q->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	if (rc != CURLE_OK) {
+		snprintf(q->err, sizeof(q->err), "%s: %s", action,
+		    q->resp_overflow ? "response too large" :
+		    curl_easy_strerror(rc));
+		/* What retrying cannot mend: a bad URL, a bad certificate. */
+		if (q->resp_overflow || rc == CURLE_URL_MALFORMAT ||
+		    rc == CURLE_UNSUPPORTED_PROTOCOL ||
+		    rc == CURLE_PEER_FAILED_VERIFICATION ||
+		    rc == CURLE_SSL_CACERT_BADFILE)
+			return EX_REFUSED;
+		return EX_RETRY;
+	}
+	curl_easy_getinfo(q->curl, CURLINFO_RESPONSE_CODE, &http);
+	if (p != SQS_QUERY && !looks_json(q) && http != 429 && http < 500)
+		return EX_NOT_JSON;
+	if ((p == SQS_QUERY ? parse_xml(q) : parse_json(q)) < 0) {
+		snprintf(q->err, sizeof(q->err), "%s: HTTP %ld, answer not %s",
+		    action, http, p == SQS_QUERY ? "XML" : "JSON");
+		return http >= 500 ? EX_RETRY : EX_REFUSED;
+	}
+	if (http >= 200 && http < 300)
+		ex = EX_OK;
+	else
+		ex = describe_failure(q, action, http) ? EX_RETRY : EX_REFUSED;
+	return ex;
+}
 
+/* Builds a request with build(q, protocol, arg) and exchanges it,
+ * retrying what is worth it and choosing the protocol on first use. */
+static enum sqs_status
+call(struct sqs *q, const char *action, long timeout_s,
+    void (*build)(struct sqs *, enum sqs_protocol, const void *),
+    const void *arg)
+{
 	for (int attempt = 0; attempt < q->max_attempts; attempt++) {
-		CURLcode rc;
-		long http = 0;
+		enum sqs_protocol p = q->proto == SQS_QUERY ? SQS_QUERY :
+		    SQS_JSON;
+		enum exchange ex;
 
 		if (attempt > 0)
 			backoff(attempt);
-		q->resp_len = 0;
-		q->resp_overflow = 0;
-		if (q->resp != NULL)
-			q->resp[0] = '\0';
-		rc = curl_easy_perform(q->curl);
-		if (rc != CURLE_OK) {
-			snprintf(q->err, sizeof(q->err), "%s: %s", action,
-			    q->resp_overflow ? "response too large" :
-			    curl_easy_strerror(rc));
-			if (q->resp_overflow || rc == CURLE_URL_MALFORMAT ||
-			    rc == CURLE_UNSUPPORTED_PROTOCOL ||
-			    rc == CURLE_PEER_FAILED_VERIFICATION)
-				break;
-			continue;
+		if (q->receiving && *q->stop)
+			return SQS_EFAILED;	/* asked to stop: no retry */
+		build(q, p, arg);
+		ex = exchange(q, p, action, timeout_s);
+		if (ex == EX_NOT_JSON && q->proto == SQS_AUTO) {
+			/* It does not speak JSON: speak Query from now on. */
+			q->proto = SQS_QUERY;
+			build(q, SQS_QUERY, arg);
+			ex = exchange(q, SQS_QUERY, action, timeout_s);
+		} else if (ex == EX_NOT_JSON) {
+			snprintf(q->err, sizeof(q->err), "%s: the answer is not "
+			    "JSON (try --protocol query)", action);
+			return SQS_EREFUSED;
 		}
-		curl_easy_getinfo(q->curl, CURLINFO_RESPONSE_CODE, &http);
-		if (http >= 200 && http < 300) {
-			char perr[128];
-
-			*tree = yajl_tree_parse(q->resp ? q->resp : "{}", perr,
-			    sizeof(perr));
-			if (*tree == NULL) {
-				snprintf(q->err, sizeof(q->err),
-				    "%s: response is not JSON", action);
-				break;
-			}
-			st = SQS_OK;
-			break;
-		}
-		if (!describe_failure(q, action, http)) {
-			st = SQS_EREFUSED;
-			break;
-		}
+		if (q->proto == SQS_AUTO && ex == EX_OK)
+			q->proto = p;
+		if (ex == EX_OK)
+			return SQS_OK;
+		if (ex == EX_REFUSED)
+			return SQS_EREFUSED;
 	}
-	curl_easy_setopt(q->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs);
-	return st;
+	return SQS_EFAILED;
 }
 
-/* Starts a request body: the object, with the queue in it. */
+/* ---- operations ------------------------------------------------------ */
+
+struct receive_args {
+	int max, wait, visibility;
+};
+
 static void
-request_start(struct sqs *q, struct obuf *b)
+build_receive(struct sqs *q, enum sqs_protocol p, const void *arg)
 {
-	obuf_clear(b);
-	obuf_puts(b, "{\"QueueUrl\":");
-	jsonw_string(b, q->queue_url, strlen(q->queue_url));
+	const struct receive_args *a = arg;
+	struct obuf *b = &q->req;
+
+	request_start(q, p, "ReceiveMessage");
+	if (p == SQS_QUERY) {
+		form_int(b, "MaxNumberOfMessages", a->max);
+		form_int(b, "WaitTimeSeconds", a->wait);
+		if (a->visibility >= 0)
+			form_int(b, "VisibilityTimeout", a->visibility);
+		form(b, "AttributeName.1", "SentTimestamp", 13);
+		form(b, "AttributeName.2", "ApproximateReceiveCount", 23);
+		return;
+	}
+	obuf_puts(b, ",\"MaxNumberOfMessages\":");
+	obuf_putll(b, a->max);
+	obuf_puts(b, ",\"WaitTimeSeconds\":");
+	obuf_putll(b, a->wait);
+	if (a->visibility >= 0) {
+		obuf_puts(b, ",\"VisibilityTimeout\":");
+		obuf_putll(b, a->visibility);
+	}
+	/* Both names: AttributeNames is deprecated, some servers know only it. */
+	obuf_puts(b, ",\"AttributeNames\":[\"SentTimestamp\","
+	    "\"ApproximateReceiveCount\"],\"MessageSystemAttributeNames\":"
+	    "[\"SentTimestamp\",\"ApproximateReceiveCount\"]}");
 }
 
-static int
-md5_matches(const char *body, size_t len, const char *hex)
+static void
+md5_hex(const char *s, size_t n, char out[33])
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[16];
-	char mine[33];
 
-	if (!EVP_Digest(body, len, md, NULL, EVP_md5(), NULL))
-		return 0;
+	if (!EVP_Digest(s, n, md, NULL, EVP_md5(), NULL))
+		memset(md, 0, sizeof(md));
 	for (int i = 0; i < 16; i++) {
-		mine[2 * i] = digits[md[i] >> 4];
-		mine[2 * i + 1] = digits[md[i] & 0xf];
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 0xf];
 	}
-	mine[32] = '\0';
-	return strcasecmp(mine, hex) == 0;
-}
-
-static long long
-attribute(yajl_val msg, const char *name)
-{
-	const char *path[] = { "Attributes", name, NULL };
-	yajl_val v = yajl_tree_get(msg, path, yajl_t_string);
-	char *end;
-	long long n;
-
-	if (v == NULL)
-		return -1;
-	n = strtoll(STR(v), &end, 10);
-	return *end == '\0' && end != STR(v) ? n : -1;
+	out[32] = '\0';
 }
 
 enum sqs_status
 sqs_receive(struct sqs *q, int max, int wait_seconds, int visibility_timeout,
     sqs_message_fn *fn, void *ctx, int *count, int *skipped)
 {
-	const char *mpath[] = { "Messages", NULL };
-	const char *idp[] = { "MessageId", NULL }, *rhp[] = { "ReceiptHandle",
-	    NULL }, *bp[] = { "Body", NULL }, *md5p[] = { "MD5OfBody", NULL };
-	struct obuf *b = &q->req;
+	struct receive_args a = { max, wait_seconds, visibility_timeout };
 	enum sqs_status st;
-	yajl_val tree, msgs;
 
 	*count = *skipped = 0;
-	request_start(q, b);
-	obuf_puts(b, ",\"MaxNumberOfMessages\":");
-	obuf_putll(b, max);
-	obuf_puts(b, ",\"WaitTimeSeconds\":");
-	obuf_putll(b, wait_seconds);
-	if (visibility_timeout >= 0) {
-		obuf_puts(b, ",\"VisibilityTimeout\":");
-		obuf_putll(b, visibility_timeout);
+	if (q->stop != NULL) {
+		q->receiving = 1;
+		curl_easy_setopt(q->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(q->curl, CURLOPT_XFERINFODATA, q);
+		curl_easy_setopt(q->curl, CURLOPT_NOPROGRESS, 0L);
 	}
-	/* Both names: AttributeNames is deprecated, some servers know only it. */
-	obuf_puts(b, ",\"AttributeNames\":[\"SentTimestamp\","
-	    "\"ApproximateReceiveCount\"],\"MessageSystemAttributeNames\":"
-	    "[\"SentTimestamp\",\"ApproximateReceiveCount\"]}");
-	st = call(q, "ReceiveMessage", wait_seconds + 30L, &tree);
+	st = call(q, "ReceiveMessage", wait_seconds + 30L, build_receive, &a);
+	curl_easy_setopt(q->curl, CURLOPT_NOPROGRESS, 1L);
+	if (q->receiving && *q->stop) {
+		q->receiving = 0;
+		return SQS_OK;		/* abandoned: nothing received */
+	}
+	q->receiving = 0;
 	if (st != SQS_OK)
 		return st;
-	msgs = yajl_tree_get(tree, mpath, yajl_t_array);
-	for (size_t i = 0; msgs != NULL && i < ARR(msgs)->len; i++) {
-		yajl_val m = ARR(msgs)->values[i], id, rh, body, md5;
-		struct sqs_message msg;
+	for (size_t i = 0; i < q->nmsgs; i++) {
+		const struct resp_msg *r = &q->msgs[i];
+		struct sqs_message m;
+		char md5[33];
 
-		id = yajl_tree_get(m, idp, yajl_t_string);
-		rh = yajl_tree_get(m, rhp, yajl_t_string);
-		body = yajl_tree_get(m, bp, yajl_t_string);
-		md5 = yajl_tree_get(m, md5p, yajl_t_string);
-		if (id == NULL || rh == NULL || body == NULL) {
+		if (r->id == NONE || r->rh == NONE || r->body == NONE) {
 			++*skipped;
 			continue;
 		}
-		msg.message_id = STR(id);
-		msg.receipt_handle = STR(rh);
-		msg.body = STR(body);
-		msg.body_len = strlen(msg.body);
+		m.message_id = str_at(q, r->id);
+		m.receipt_handle = str_at(q, r->rh);
+		m.body = str_at(q, r->body);
+		m.body_len = r->body_len;
 		/* A body damaged on the way stays on the queue; it comes
 		 * back, and after enough tries is parked by the redrive. */
-		if (md5 != NULL && !md5_matches(msg.body, msg.body_len,
-		    STR(md5))) {
+		md5_hex(m.body, m.body_len, md5);
+		if (r->md5 != NONE && strcasecmp(md5, str_at(q, r->md5)) != 0) {
 			++*skipped;
 			continue;
 		}
-		msg.sent_timestamp = attribute(m, "SentTimestamp");
-		msg.receive_count = (long)attribute(m,
-		    "ApproximateReceiveCount");
-		fn(ctx, &msg);
+		m.sent_timestamp = r->sent;
+		m.receive_count = r->receive_count;
+		fn(ctx, &m);
 		++*count;
 	}
-	yajl_tree_free(tree);
 	return SQS_OK;
+}
+
+struct delete_args {
+	struct sqs_delete *e;
+	size_t n;
+	const int *pending;	/* which entries to send */
+};
+
+static void
+build_delete(struct sqs *q, enum sqs_protocol p, const void *arg)
+{
+	const struct delete_args *a = arg;
+	struct obuf *b = &q->req;
+	int k = 0;
+
+	request_start(q, p, "DeleteMessageBatch");
+	if (p != SQS_QUERY)
+		obuf_puts(b, ",\"Entries\":[");
+	for (size_t i = 0; i < a->n; i++) {
+		const char *rh = a->e[i].receipt_handle;
+		char name[64], id[24];
+
+		if (!a->pending[i])
+			continue;
+		/* Ids are the positions: unique, and all the service needs. */
+		snprintf(id, sizeof(id), "%zu", i);
+		k++;
+		if (p == SQS_QUERY) {
+			snprintf(name, sizeof(name),
+			    "DeleteMessageBatchRequestEntry.%d.Id", k);
+			form(b, name, id, strlen(id));
+			snprintf(name, sizeof(name),
+			    "DeleteMessageBatchRequestEntry.%d.ReceiptHandle", k);
+			form(b, name, rh, strlen(rh));
+			continue;
+		}
+		obuf_puts(b, k > 1 ? ",{\"Id\":\"" : "{\"Id\":\"");
+		obuf_puts(b, id);
+		obuf_puts(b, "\",\"ReceiptHandle\":");
+		jsonw_string(b, rh, strlen(rh));
+		obuf_putc(b, '}');
+	}
+	if (p != SQS_QUERY)
+		obuf_puts(b, "]}");
 }
 
 enum sqs_status
 sqs_delete_batch(struct sqs *q, struct sqs_delete *e, size_t n)
 {
-	const char *sp[] = { "Successful", NULL }, *fp[] = { "Failed", NULL };
-	const char *idp[] = { "Id", NULL }, *cp[] = { "Code", NULL };
-	struct obuf *b = &q->req;
-	enum sqs_status st;
-	yajl_val tree, ok, failed;
+	int pending[SQS_MAX_BATCH];
+	struct delete_args a = { e, n, pending };
+	size_t left = n;
 
-	request_start(q, b);
-	obuf_puts(b, ",\"Entries\":[");
+	if (n > SQS_MAX_BATCH)
+		n = a.n = left = SQS_MAX_BATCH;
 	for (size_t i = 0; i < n; i++) {
-		/* Ids are the positions: unique, and all the service needs. */
-		obuf_puts(b, i ? ",{\"Id\":\"" : "{\"Id\":\"");
-		obuf_putll(b, (long long)i);
-		obuf_puts(b, "\",\"ReceiptHandle\":");
-		jsonw_string(b, e[i].receipt_handle, strlen(e[i].receipt_handle));
-		obuf_putc(b, '}');
-		e[i].deleted = 0;
+		pending[i] = 1;
+		e[i].deleted = e[i].stale = 0;
 		snprintf(e[i].code, sizeof(e[i].code), "NoAnswer");
 	}
-	obuf_puts(b, "]}");
-	st = call(q, "DeleteMessageBatch", 30L, &tree);
-	if (st != SQS_OK)
-		return st;
-	ok = yajl_tree_get(tree, sp, yajl_t_array);
-	failed = yajl_tree_get(tree, fp, yajl_t_array);
-	for (size_t i = 0; ok != NULL && i < ARR(ok)->len; i++) {
-		yajl_val id = yajl_tree_get(ARR(ok)->values[i], idp,
-		    yajl_t_string);
-		unsigned long k;
+	for (int attempt = 0; left > 0 && attempt < q->max_attempts;
+	    attempt++) {
+		enum sqs_status st;
 
-		if (id != NULL && (k = strtoul(STR(id), NULL,
-		    10)) < n)
-			e[k].deleted = 1;
-	}
-	for (size_t i = 0; failed != NULL && i < ARR(failed)->len;
-	    i++) {
-		yajl_val item = ARR(failed)->values[i];
-		yajl_val id = yajl_tree_get(item, idp, yajl_t_string);
-		yajl_val code = yajl_tree_get(item, cp, yajl_t_string);
-		unsigned long k;
+		if (attempt > 0)
+			backoff(attempt);
+		if ((st = call(q, "DeleteMessageBatch", 30L, build_delete,
+		    &a)) != SQS_OK)
+			return st;
+		for (size_t j = 0; j < q->nents; j++) {
+			const struct resp_entry *r = &q->ents[j];
+			const char *ids = str_at(q, r->id), *code;
+			unsigned long k;
 
-		if (id != NULL && (k = strtoul(STR(id), NULL,
-		    10)) < n) {
-			e[k].deleted = 0;
-			snprintf(e[k].code, sizeof(e[k].code), "%s",
-			    code ? STR(code) : "Unknown");
+			if (ids == NULL || (k = strtoul(ids, NULL, 10)) >= n ||
+			    !pending[k])
+				continue;
+			if (!r->failed) {
+				e[k].deleted = 1;
+				pending[k] = 0;
+				left--;
+				continue;
+			}
+			code = r->code != NONE ? str_at(q, r->code) : "Unknown";
+			snprintf(e[k].code, sizeof(e[k].code), "%s", code);
+			e[k].stale = strcmp(code, "ReceiptHandleIsInvalid") == 0;
+			/* The service's own fault may pass; the sender's not. */
+			if (r->sender_fault) {
+				pending[k] = 0;
+				left--;
+			}
 		}
 	}
-	yajl_tree_free(tree);
+	return SQS_OK;
+}
+
+struct send_args {
+	const char *body;
+	size_t len;
+};
+
+static void
+build_send(struct sqs *q, enum sqs_protocol p, const void *arg)
+{
+	const struct send_args *a = arg;
+
+	request_start(q, p, "SendMessage");
+	if (p == SQS_QUERY) {
+		form(&q->req, "MessageBody", a->body, a->len);
+		return;
+	}
+	obuf_puts(&q->req, ",\"MessageBody\":");
+	jsonw_string(&q->req, a->body, a->len);
+	obuf_putc(&q->req, '}');
+}
+
+enum sqs_status
+sqs_send(struct sqs *q, const char *body, size_t len)
+{
+	struct send_args a = { body, len };
+	enum sqs_status st;
+	char md5[33];
+
+	if ((st = call(q, "SendMessage", 30L, build_send, &a)) != SQS_OK)
+		return st;
+	md5_hex(body, len, md5);
+	if (q->sent_md5 == NONE || strcasecmp(md5, str_at(q, q->sent_md5)) !=
+	    0) {
+		snprintf(q->err, sizeof(q->err), "SendMessage: the service "
+		    "stored a body that does not match what was sent");
+		return SQS_EFAILED;
+	}
 	return SQS_OK;
 }

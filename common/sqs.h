@@ -1,27 +1,44 @@
 /*
- * sqs.h - a client of one Amazon SQS queue over the AWS JSON protocol,
- * signed with libcurl's SigV4.
+ * sqs.h - a client of one Amazon SQS queue, over the AWS JSON protocol or
+ * the older Query/XML protocol, signed with libcurl's SigV4.
  *
  * Calls that fail for a reason retrying can fix (connection errors,
  * timeouts, 5xx, throttling) are retried with exponential backoff and
- * full jitter, within a bounded number of attempts.  Other failures
- * return at once.
+ * full jitter, within AWS_MAX_ATTEMPTS attempts.  Other failures return at
+ * once.
  *
  * Ownership: a struct sqs_message handed to a callback points into the
- * client's response buffer and is valid only during the callback.
+ * client's own buffers and is valid only during the callback.
  */
 #ifndef SQS_H
 #define SQS_H
 
+#include <signal.h>
 #include <stddef.h>
 
 struct sqs;
+
+enum sqs_protocol {
+	SQS_AUTO,	/* JSON, falling back to Query when not understood */
+	SQS_JSON,	/* AWS JSON 1.0 (X-Amz-Target) */
+	SQS_QUERY,	/* form-encoded Action=..., XML answers */
+};
 
 enum sqs_status {
 	SQS_OK,
 	SQS_EREFUSED,	/* refused, retrying cannot help: no such queue,
 			 * bad credentials, access denied */
 	SQS_EFAILED,	/* the service could not be reached or kept failing */
+};
+
+struct sqs_options {
+	const char *endpoint_url;	/* NULL: see aws.h */
+	const char *ca_bundle;		/* NULL: the system's CAs */
+	enum sqs_protocol protocol;
+	/* When set and it becomes non-zero, a receive under way is
+	 * abandoned (its messages come back after their visibility
+	 * timeout) and sqs_receive returns SQS_OK with nothing. */
+	volatile sig_atomic_t *stop;
 };
 
 struct sqs_message {
@@ -33,18 +50,19 @@ struct sqs_message {
 	long receive_count;		/* -1 if unknown */
 };
 
-/* One entry of a delete batch; status is filled by sqs_delete_batch. */
+/* One entry of a delete batch; the rest is filled by sqs_delete_batch. */
 struct sqs_delete {
 	const char *receipt_handle;
 	int deleted;		/* 1 when the service confirmed the delete */
+	int stale;		/* the handle expired or was superseded: the
+				 * message will come back */
 	char code[64];		/* the service's error code when not deleted */
 };
 
 typedef void sqs_message_fn(void *ctx, const struct sqs_message *m);
 
-/* Opens a client for queue_url (endpoint_url may be NULL: see aws.h).
- * Returns NULL with a message in err. */
-struct sqs *sqs_open(const char *queue_url, const char *endpoint_url,
+/* Opens a client for queue_url.  Returns NULL with a message in err. */
+struct sqs *sqs_open(const char *queue_url, const struct sqs_options *o,
     char *err, size_t errlen);
 
 void sqs_close(struct sqs *q);
@@ -53,16 +71,24 @@ void sqs_close(struct sqs *q);
  * ReceiveMessage: up to max (1..10) messages, long-polling wait_seconds;
  * visibility_timeout < 0 keeps the queue's own.  Calls fn for every
  * message whose body matches its MD5 (others are left on the queue and
- * reported through *skipped).  Sets *count to the number received.
+ * counted in *skipped).  Sets *count to the number handed to fn.
  */
 enum sqs_status sqs_receive(struct sqs *q, int max, int wait_seconds,
     int visibility_timeout, sqs_message_fn *fn, void *ctx, int *count,
     int *skipped);
 
-/* DeleteMessageBatch of n (1..10) entries; each entry's deleted and code
- * tell its fate.  SQS_OK means the call itself succeeded. */
+/* DeleteMessageBatch of n (1..10) entries.  Entries the service fails
+ * for its own reasons are retried; each entry's deleted, stale and code
+ * tell its fate.  SQS_OK means the calls themselves succeeded. */
 enum sqs_status sqs_delete_batch(struct sqs *q, struct sqs_delete *e,
     size_t n);
+
+/* SendMessage of one body; SQS_OK once the service has stored it (its
+ * MD5 checked). */
+enum sqs_status sqs_send(struct sqs *q, const char *body, size_t len);
+
+/* The protocol in use (after SQS_AUTO has chosen). */
+enum sqs_protocol sqs_protocol(const struct sqs *q);
 
 /* What went wrong in the last call that failed, in one line. */
 const char *sqs_error(const struct sqs *q);

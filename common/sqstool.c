@@ -1,27 +1,82 @@
 /*
- * sqstool.c - opening the queue for the SQS tools.  See sqstool.h.
+ * sqstool.c - options, opening and signals for the SQS tools.
+ * See sqstool.h.
  */
 #include <err.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "exitcode.h"
 #include "sqstool.h"
 
-struct sqs *
-xsqs_open(const char *queue_url, const char *endpoint_url)
+volatile sig_atomic_t sqstool_stop;
+
+int
+sqstool_option(struct sqstool *t, int c, const char *arg)
 {
+	switch (c) {
+	case 'q':
+		t->queue_url = arg;
+		return 1;
+	case 'E':
+		t->sqs.endpoint_url = arg;
+		return 1;
+	case 'C':
+		t->sqs.ca_bundle = arg;
+		return 1;
+	case 'P':
+		if (strcmp(arg, "json") == 0)
+			t->sqs.protocol = SQS_JSON;
+		else if (strcmp(arg, "query") == 0)
+			t->sqs.protocol = SQS_QUERY;
+		else if (strcmp(arg, "auto") == 0)
+			t->sqs.protocol = SQS_AUTO;
+		else {
+			warnx("--protocol: expected json, query or auto");
+			exit(EXIT_USAGE);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+struct sqs *
+xsqs_open(const struct sqstool *t)
+{
+	const char *url = t->queue_url;
 	struct sqs *q;
 	char why[256];
 
-	if (queue_url == NULL)
-		queue_url = getenv("SQS_QUEUE_URL");
-	if (queue_url == NULL || *queue_url == '\0') {
+	if (url == NULL)
+		url = getenv("SQS_QUEUE_URL");
+	if (url == NULL || *url == '\0') {
 		warnx("no queue: give --queue-url or set SQS_QUEUE_URL");
 		exit(EXIT_USAGE);
 	}
-	if ((q = sqs_open(queue_url, endpoint_url, why, sizeof(why))) == NULL)
+	if ((q = sqs_open(url, &t->sqs, why, sizeof(why))) == NULL)
 		errx(EXIT_CONFIG, "%s", why);
 	return q;
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	sqstool_stop = 1;
+}
+
+void
+sqstool_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: let blocking calls return */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }
 
 int

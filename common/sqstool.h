@@ -1,16 +1,52 @@
 /*
- * sqstool.h - what sqs-recv and sqs-ack share in main(): opening the
- * queue named on the command line or in $SQS_QUEUE_URL, and mapping a
- * failed call to its exit status.  Like tool.h, these exit.
+ * sqstool.h - what sqs-recv and sqs-ack share in main(): the options that
+ * name and reach the queue, opening it, stopping on SIGTERM/SIGINT, and
+ * mapping a failed call to its exit status.  Like tool.h, these exit.
  */
 #ifndef SQSTOOL_H
 #define SQSTOOL_H
 
+#include <signal.h>
+
 #include "sqs.h"
 
-/* Opens queue_url, or $SQS_QUEUE_URL when it is NULL; exits EXIT_USAGE
+/* The options, for getopt_long. */
+#define SQSTOOL_SHORTOPTS "q:E:P:C:"
+#define SQSTOOL_LONGOPTS						\
+	{ "queue-url", required_argument, NULL, 'q' },			\
+	{ "endpoint-url", required_argument, NULL, 'E' },		\
+	{ "protocol", required_argument, NULL, 'P' },			\
+	{ "ca-bundle", required_argument, NULL, 'C' }
+#define SQSTOOL_USAGE							\
+	"  -q, --queue-url URL      queue (default: $SQS_QUEUE_URL)\n"	\
+	"  -E, --endpoint-url URL   service endpoint (default:\n"		\
+	"                           $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL,\n" \
+	"                           else the region's AWS endpoint)\n"	\
+	"  -P, --protocol P         json, query or auto (default: auto, JSON\n" \
+	"                           falling back to Query/XML)\n"		\
+	"  -C, --ca-bundle FILE     CA certificates for https (TLS is always\n" \
+	"                           verified)\n"
+
+struct sqstool {
+	const char *queue_url;
+	struct sqs_options sqs;
+};
+
+/* Takes option c with its argument if it is one of the above; returns 1
+ * if it was.  A bad value exits EXIT_USAGE. */
+int sqstool_option(struct sqstool *t, int c, const char *arg);
+
+/* Opens the queue, $SQS_QUEUE_URL when none was given; exits EXIT_USAGE
  * when there is none, EXIT_CONFIG when the client cannot be set up. */
-struct sqs *xsqs_open(const char *queue_url, const char *endpoint_url);
+struct sqs *xsqs_open(const struct sqstool *t);
+
+/* Set by SIGTERM and SIGINT once sqstool_catch_signals() has run. */
+extern volatile sig_atomic_t sqstool_stop;
+
+/* Makes SIGTERM and SIGINT set sqstool_stop instead of killing, so a
+ * tool can finish what it holds; system calls they interrupt fail with
+ * EINTR rather than restart. */
+void sqstool_catch_signals(void);
 
 /* The exit status for a failed call. */
 int sqstool_exit_status(enum sqs_status st);

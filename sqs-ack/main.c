@@ -35,15 +35,18 @@ struct batch {
 static void
 usage(FILE *f)
 {
-	fputs("usage: sqs-ack [--queue-url URL]\n"
+	fputs("usage: sqs-ack [--queue-url URL] [--endpoint-url URL] [--protocol P]\n"
+	    "               [--ca-bundle FILE]\n"
 	    "\n"
 	    "Deletes from an SQS queue every message whose receipt_handle is read\n"
-	    "on standard input; lines with a \"reject\" key are skipped.\n"
+	    "on standard input; lines with a \"reject\" key are skipped.  SIGTERM\n"
+	    "or SIGINT stops it after deleting what it has read.\n"
 	    "\n"
-	    "  -q, --queue-url URL  queue (default: $SQS_QUEUE_URL)\n"
-	    "  -h, --help           show this help\n"
+	    SQSTOOL_USAGE
+	    "  -h, --help               show this help\n"
 	    "\n"
-	    "Exit status: 0 all deleted, 1 some not deleted or lines unusable,\n"
+	    "Exit status: 0 all deleted (or their handles had expired), 1 some\n"
+	    "not deleted or lines unusable,\n"
 	    "2 usage, 3 configuration, 4 reading failed, 5 SQS failed.\n", f);
 }
 
@@ -69,10 +72,21 @@ batch_send(struct sqs *q, struct batch *b)
 	if ((st = sqs_delete_batch(q, b->entry, b->n)) != SQS_OK)
 		errx(sqstool_exit_status(st), "%s", sqs_error(q));
 	for (size_t i = 0; i < b->n; i++) {
+		const char *id = b->message_id[i] ? b->message_id[i] :
+		    "(no message_id)";
+
 		if (b->entry[i].deleted)
 			continue;
-		warnx("message %s not deleted: %s", b->message_id[i] ?
-		    b->message_id[i] : "(no message_id)", b->entry[i].code);
+		if (b->entry[i].stale) {
+			/* Not an error of ours: the visibility timeout ran
+			 * out, the message comes back, and pg-load's ledger
+			 * keeps it from being stored twice. */
+			warnx("message %s not deleted: %s (the receipt handle is "
+			    "no longer valid; the message will come back)", id,
+			    b->entry[i].code);
+			continue;
+		}
+		warnx("message %s not deleted: %s", id, b->entry[i].code);
 		failed++;
 	}
 	batch_clear(b);
@@ -114,11 +128,12 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "queue-url", required_argument, NULL, 'q' },
+		SQSTOOL_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *queue_url = NULL, *line;
+	struct sqstool t = { .queue_url = NULL };
+	const char *line;
 	struct jfields_parser parser;
 	struct batch b = { .n = 0 };
 	size_t len, failed = 0, unusable = 0;
@@ -126,11 +141,11 @@ main(int argc, char *argv[])
 	struct sqs *q;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "q:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS "h", longopts,
+	    NULL)) != -1) {
+		if (sqstool_option(&t, c, optarg))
+			continue;
 		switch (c) {
-		case 'q':
-			queue_url = optarg;
-			break;
 		case 'h':
 			usage(stdout);
 			xexit(NULL, EXIT_OK);
@@ -143,12 +158,13 @@ main(int argc, char *argv[])
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
-	q = xsqs_open(queue_url, NULL);
+	q = xsqs_open(&t);
 	tool_init_output();
+	sqstool_catch_signals();
 	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");
 	jfields_init(&parser, LOGIN_MAX_DEPTH, 0);
-	for (;;) {
+	while (!sqstool_stop) {
 		enum lines_result r = lines_next(&in, b.n ? 0 : -1, &line, &len);
 
 		if (r == LINES_EOF)
@@ -171,7 +187,7 @@ main(int argc, char *argv[])
 		if (b.n == BATCH)
 			failed += batch_send(q, &b);
 	}
-	failed += batch_send(q, &b);
+	failed += batch_send(q, &b);	/* at the end, or when stopped */
 	jfields_free(&parser);
 	lines_free(&in);
 	sqs_close(q);

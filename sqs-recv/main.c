@@ -24,10 +24,12 @@ usage(FILE *f)
 {
 	fputs("usage: sqs-recv [--queue-url URL] [--max-messages N] [--until-empty]\n"
 	    "                [--wait-seconds S] [--visibility-timeout S]\n"
+	    "                [--endpoint-url URL] [--protocol P] [--ca-bundle FILE]\n"
 	    "\n"
 	    "Receives messages from an SQS queue and writes one JSON line each.\n"
+	    "SIGTERM or SIGINT stops it cleanly: what was received is written.\n"
 	    "\n"
-	    "  -q, --queue-url URL          queue (default: $SQS_QUEUE_URL)\n"
+	    SQSTOOL_USAGE
 	    "  -n, --max-messages N         stop after N messages\n"
 	    "  -e, --until-empty            stop when a receive returns nothing\n"
 	    "  -w, --wait-seconds S         long-poll time, 0-20 (default 20,\n"
@@ -76,7 +78,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "queue-url", required_argument, NULL, 'q' },
+		SQSTOOL_LONGOPTS,
 		{ "max-messages", required_argument, NULL, 'n' },
 		{ "until-empty", no_argument, NULL, 'e' },
 		{ "wait-seconds", required_argument, NULL, 'w' },
@@ -84,18 +86,17 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *queue_url = NULL;
+	struct sqstool t = { .sqs.stop = &sqstool_stop };
 	struct obuf out = { .len = 0 };
 	long max = 0, received = 0;
 	int c, until_empty = 0, wait = -1, visibility = -1;
 	struct sqs *q;
 
-	while ((c = getopt_long(argc, argv, "q:n:ew:v:h", longopts, NULL)) !=
-	    -1) {
+	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS "n:ew:v:h",
+	    longopts, NULL)) != -1) {
+		if (sqstool_option(&t, c, optarg))
+			continue;
 		switch (c) {
-		case 'q':
-			queue_url = optarg;
-			break;
 		case 'n':
 			max = xnumber(optarg, "--max-messages", 1, LONG_MAX);
 			break;
@@ -126,9 +127,10 @@ main(int argc, char *argv[])
 	if (wait < 0)
 		wait = until_empty ? 1 : 20;
 
-	q = xsqs_open(queue_url, NULL);
+	q = xsqs_open(&t);
 	tool_init_output();
-	while (max == 0 || received < max) {
+	sqstool_catch_signals();
+	while ((max == 0 || received < max) && !sqstool_stop) {
 		int want = max == 0 || max - received >= 10 ? 10 :
 		    (int)(max - received);
 		int got, skipped;

@@ -175,3 +175,21 @@ fa_hmac() {
 fa_psql() {
 	psql -X -q -v ON_ERROR_STOP=1 -At "$@"
 }
+
+# fa_responder MODE [UPSTREAM] [--tls CERT KEY]: starts
+# tests/helpers/sqs-responder.py in the background; sets RESPONDER_PORT,
+# RESPONDER_PID and RESPONDER_LOG (its request log).
+fa_responder() {
+	local portfile i
+	portfile=$(mktemp -u "${TMPDIR:-/tmp}/fa-responder.XXXXXX")
+	RESPONDER_LOG=$portfile.log
+	fa_detached python3 "$FA_TOP/tests/helpers/sqs-responder.py" "$portfile" "$@" 2>"$RESPONDER_LOG" &
+	RESPONDER_PID=$!
+	for i in $(seq 100); do
+		[ -s "$portfile" ] && break
+		sleep 0.05
+	done
+	RESPONDER_PORT=$(cat "$portfile")
+	rm -f "$portfile"
+	export RESPONDER_PORT RESPONDER_PID RESPONDER_LOG
+}

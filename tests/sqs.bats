@@ -70,13 +70,13 @@ setup() {
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 2 ]
 }
 
-@test "sqs-ack: entries the service refuses are reported by message_id, exit 1" {
+@test "sqs-ack: a stale receipt handle is reported by message_id, not fatal" {
 	seq 2 | fa_send "$QUEUE_URL"
 	sqs-recv --until-empty --wait-seconds 0 >"$BATS_TEST_TMPDIR/in"
 	printf '%s\n' '{"message_id":"bogus-1","receipt_handle":"not-a-handle"}' >>"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr sqs-ack <"$BATS_TEST_TMPDIR/in"
-	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"message bogus-1 not deleted: ReceiptHandleIsInvalid"* ]]
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"message bogus-1 not deleted: ReceiptHandleIsInvalid (the receipt handle is no longer valid"* ]]
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]	# the good ones went
 }
 
@@ -138,4 +138,98 @@ setup() {
 	run sqs-recv --wait-seconds 21
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--wait-seconds"* ]]
+}
+
+@test "both protocols: bodies of any Unicode, quotes, markup, CR and newlines survive byte for byte" {
+	body1=$(printf 'tab\there "q" \\ back <a href="x">&amp;</a> é 漢字 😀')
+	body2=$(printf 'line1\r\nline2\nend\r')
+	for p in json query; do
+		for b in "$body1" "$body2" '{"user_id":"x"}'; do
+			fa_sqs SendMessage "$(jq -cn --arg u "$QUEUE_URL" --arg b "$b" '{QueueUrl: $u, MessageBody: $b}')" >/dev/null
+		done
+		sqs-recv --protocol "$p" --until-empty --wait-seconds 0 >"$BATS_TEST_TMPDIR/out.$p"
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out.$p")" -eq 3 ]
+		jq -e --arg b1 "$body1" --arg b2 "$body2" -s \
+		    '[.[].body] | sort == ([$b1, $b2, "{\"user_id\":\"x\"}"] | sort)' "$BATS_TEST_TMPDIR/out.$p" >/dev/null
+		jq -e -s 'all(.[]; (.sent_timestamp | type) == "number" and .receive_count == 1)' \
+		    "$BATS_TEST_TMPDIR/out.$p" >/dev/null
+		sqs-ack --protocol "$p" <"$BATS_TEST_TMPDIR/out.$p"
+		[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
+	done
+}
+
+@test "--protocol auto falls back to Query/XML when the server does not speak JSON" {
+	fa_responder query-only "$AWS_ENDPOINT_URL"
+	seq 12 | fa_send "$QUEUE_URL"
+	run --separate-stderr env AWS_ENDPOINT_URL="http://127.0.0.1:$RESPONDER_PORT" \
+	    bash -c 'sqs-recv --until-empty --wait-seconds 0 | sqs-ack'
+	kill "$RESPONDER_PID"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
+	# each tool tried JSON once, then spoke Query only
+	[ "$(grep -c '^json' "$RESPONDER_LOG")" -eq 2 ]
+	grep -q '^query ReceiveMessage' "$RESPONDER_LOG"
+	grep -q '^query DeleteMessageBatch' "$RESPONDER_LOG"
+	# --protocol json says what is wrong instead
+	fa_responder query-only "$AWS_ENDPOINT_URL"
+	run env AWS_ENDPOINT_URL="http://127.0.0.1:$RESPONDER_PORT" sqs-recv --protocol json --until-empty
+	kill "$RESPONDER_PID"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"try --protocol query"* ]]
+}
+
+@test "https: the peer is always verified; --ca-bundle names the CA" {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+	    -addext subjectAltName=IP:127.0.0.1 -keyout "$BATS_TEST_TMPDIR/key.pem" \
+	    -out "$BATS_TEST_TMPDIR/cert.pem" 2>/dev/null
+	fa_responder empty --tls "$BATS_TEST_TMPDIR/cert.pem" "$BATS_TEST_TMPDIR/key.pem"
+	url=https://127.0.0.1:$RESPONDER_PORT/
+	run sqs-recv --endpoint-url "$url" --until-empty --wait-seconds 0
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"certificate"* ]]
+	run sqs-recv --endpoint-url "$url" --ca-bundle "$BATS_TEST_TMPDIR/cert.pem" --until-empty --wait-seconds 0
+	kill "$RESPONDER_PID"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "sqs-recv: SIGTERM during a long poll ends it at once, cleanly" {
+	sqs-recv --wait-seconds 20 >"$BATS_TEST_TMPDIR/out" &
+	pid=$!
+	sleep 1
+	start=$(date +%s)
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 0 ]
+	[ $(($(date +%s) - start)) -lt 5 ]
+	[ ! -s "$BATS_TEST_TMPDIR/out" ]
+}
+
+@test "sqs-ack: SIGTERM deletes what it has read, then exits 0" {
+	seq 4 | fa_send "$QUEUE_URL"
+	sqs-recv --until-empty --wait-seconds 0 --visibility-timeout 60 >"$BATS_TEST_TMPDIR/in"
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	sqs-ack <"$BATS_TEST_TMPDIR/fifo" &
+	pid=$!
+	exec {w}>"$BATS_TEST_TMPDIR/fifo"
+	head -3 "$BATS_TEST_TMPDIR/in" >&"$w"
+	for _ in $(seq 50); do
+		[ "$(fa_queue_count "$QUEUE_URL")" -eq 1 ] && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	exec {w}>&-
+	[ "$status" -eq 0 ]
+	[ "$(fa_queue_count "$QUEUE_URL")" -eq 1 ]
+}
+
+@test "--endpoint-url overrides AWS_ENDPOINT_URL" {
+	seq 2 | fa_send "$QUEUE_URL"
+	AWS_ENDPOINT_URL=http://127.0.0.1:9 run sqs-recv --endpoint-url "$AWS_ENDPOINT_URL" --until-empty --wait-seconds 0
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
 }
