@@ -229,7 +229,8 @@ setup() {
 
 @test "--endpoint-url overrides AWS_ENDPOINT_URL" {
 	seq 2 | fa_send "$QUEUE_URL"
-	AWS_ENDPOINT_URL=http://127.0.0.1:9 run sqs-recv --endpoint-url "$AWS_ENDPOINT_URL" --until-empty --wait-seconds 0
+	moto=$AWS_ENDPOINT_URL
+	AWS_ENDPOINT_URL=http://127.0.0.1:9 run sqs-recv --endpoint-url "$moto" --until-empty --wait-seconds 0
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
 }
