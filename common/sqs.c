@@ -512,6 +512,9 @@ exchange(struct sqs *q, enum sqs_protocol p, const char *action,
 		snprintf(q->err, sizeof(q->err), "%s: out of memory", action);
 		return EX_REFUSED;
 	}
+	/* Temporary credentials are fetched again before they expire. */
+	if (aws_credentials_fresh(&q->aws, q->err, sizeof(q->err)) < 0)
+		return EX_RETRY;
 	snprintf(target, sizeof(target), "X-Amz-Target: AmazonSQS.%s", action);
 	hdrs = curl_slist_append(hdrs, p == SQS_QUERY ?
 	    "Content-Type: application/x-www-form-urlencoded" :

@@ -107,15 +107,17 @@ fa_services_up() {
 	export FA_SERVICES
 }
 
+# Stops what fa_services_up started.  Runs in EXIT traps under set -e:
+# a server that dies of our SIGTERM is no failure.
 fa_services_down() {
 	[ "${FA_SERVICES:-}" = $$ ] || return 0
 	if [ -n "${FA_MOTO_PID:-}" ]; then
-		kill "$FA_MOTO_PID" 2>/dev/null
-		wait "$FA_MOTO_PID" 2>/dev/null
+		kill "$FA_MOTO_PID" 2>/dev/null || true
+		wait "$FA_MOTO_PID" 2>/dev/null || true
 		rm -f "$FA_MOTO_LOG"
 	fi
 	if [ -n "${FA_PGDIR:-}" ]; then
-		fa_pg_stop 2>/dev/null
+		fa_pg_stop 2>/dev/null || true
 		rm -rf "$FA_PGDIR"
 	fi
 	unset FA_SERVICES

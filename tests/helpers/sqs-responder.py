@@ -8,10 +8,16 @@ Listens on a free loopback port and writes it to PORTFILE.  MODE:
               answers JSON-protocol requests (X-Amz-Target) as a server that
               only knows the Query protocol does: HTTP 400 with an XML error
               (like the LocalStack image of the data-engineering take-home).
-  empty       answers every request with an empty JSON ReceiveMessage result.
-Each request is logged to stderr as "<protocol> <action>".
+  empty       answers every SQS request with an empty JSON ReceiveMessage
+              result, and serves temporary credentials as a container
+              endpoint (GET /creds, Authorization: container-secret) and as
+              EC2 instance metadata with IMDSv2 tokens; they expire
+              --ttl SECONDS from now (default 3600).
+Each SQS request is logged to stderr as "<protocol> <action> <access key id>
+<token|-)>", each credentials request as "creds <kind>".
 """
 import http.server
+import os
 import ssl
 import sys
 import urllib.parse
@@ -20,6 +26,7 @@ import urllib.request
 portfile, mode = sys.argv[1], sys.argv[2]
 upstream = sys.argv[3] if len(sys.argv) > 3 and not sys.argv[3].startswith("--") else None
 tls = sys.argv[sys.argv.index("--tls") + 1:sys.argv.index("--tls") + 3] if "--tls" in sys.argv else None
+ttl = int(sys.argv[sys.argv.index("--ttl") + 1]) if "--ttl" in sys.argv else 3600
 
 UNKNOWN = (b'<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type>'
            b'<Code>InvalidAction</Code><Message>The action or operation requested is invalid.'
@@ -39,14 +46,46 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def creds(self, kind, key):
+        import datetime
+        import json
+        sys.stderr.write("creds %s\n" % kind)
+        sys.stderr.flush()
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl)
+        self.reply(200, json.dumps({"Code": "Success", "AccessKeyId": key, "SecretAccessKey": "s3cr3t",
+                                    "Token": "tok-" + kind,
+                                    "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}).encode(),
+                   "application/json")
+
+    def do_PUT(self):
+        if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+            return self.reply(200, b"imds-session-token", "text/plain")
+        self.reply(403, b"", "text/plain")
+
+    def do_GET(self):
+        if self.path == "/creds":
+            if self.headers.get("Authorization") != "container-secret":
+                return self.reply(403, b"", "text/plain")
+            return self.creds("container", "AKIDCONTAINER")
+        if self.headers.get("X-aws-ec2-metadata-token") != "imds-session-token":
+            return self.reply(401, b"", "text/plain")
+        if self.path == "/latest/meta-data/iam/security-credentials/":
+            return self.reply(200, b"role1", "text/plain")
+        if self.path == "/latest/meta-data/iam/security-credentials/role1":
+            return self.creds("imds", "AKIDIMDS")
+        self.reply(404, b"", "text/plain")
+
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         target = self.headers.get("X-Amz-Target")
+        auth = self.headers.get("Authorization", "")
+        akid = auth.split("Credential=")[1].split("/")[0] if "Credential=" in auth else "?"
+        token = "token" if self.headers.get("X-Amz-Security-Token") else "-"
         if target:
-            sys.stderr.write("json %s\n" % target.split(".")[-1])
+            sys.stderr.write("json %s %s %s\n" % (target.split(".")[-1], akid, token))
         else:
             action = urllib.parse.parse_qs(body.decode()).get("Action", ["?"])[0]
-            sys.stderr.write("query %s\n" % action)
+            sys.stderr.write("query %s %s %s\n" % (action, akid, token))
         sys.stderr.flush()
         if mode == "empty":
             return self.reply(200, b"{}", "application/x-amz-json-1.0")
@@ -69,6 +108,5 @@ if tls:
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
 with open(portfile + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
-import os
 os.rename(portfile + ".tmp", portfile)
 server.serve_forever()
