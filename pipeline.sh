@@ -13,13 +13,16 @@ usage: pipeline.sh [--queue-url URL] [--until-empty] [--max-messages N]
                    [--wait-seconds S] [--visibility-timeout S]
                    [--key-file FILE] [--dbname CONNINFO] [--create]
                    [--batch-rows N] [--flush-ms MS] [--retry-seconds S]
+                   [--dead-letter-queue URL] [--protocol P]
 
 Runs sqs-recv | pii-mask | pg-load | sqs-ack.  Options go to the stages
 that take them: --queue-url to sqs-recv and sqs-ack; --until-empty,
 --max-messages, --wait-seconds, --visibility-timeout to sqs-recv;
 --key-file to pii-mask; --dbname, --create, --batch-rows, --flush-ms,
---retry-seconds to pg-load.  The environment of each tool applies (SQS_QUEUE_URL,
-PII_MASK_KEY_FILE, PG*, AWS_*).
+--retry-seconds to pg-load; --protocol to sqs-recv and sqs-ack;
+--dead-letter-queue to sqs-ack (rejected messages are parked there at once,
+pii-mask carrying their bodies).  The environment of each tool applies
+(SQS_QUEUE_URL, PII_MASK_KEY_FILE, PG*, AWS_*).
 
 Exit status: 0 all stages succeeded; otherwise the status of the failing
 stage (1 partial, 2 usage, 3 configuration, 4 I/O, 5 SQS, 6 PostgreSQL).
@@ -37,14 +40,16 @@ while [ $# -gt 0 ]; do
 	--create) load+=("$opt") ;;
 	-h|--help) usage; exit 0 ;;
 	--queue-url|--max-messages|--wait-seconds|--visibility-timeout|\
-	--key-file|--dbname|--batch-rows|--flush-ms|--retry-seconds)
+	--key-file|--dbname|--batch-rows|--flush-ms|--retry-seconds|\
+	--dead-letter-queue|--protocol)
 		if [ $# -lt 2 ]; then
 			echo "pipeline.sh: $opt needs a value" >&2
 			usage >&2
 			exit 2
 		fi
 		case $opt in
-		--queue-url) recv+=("$opt" "$2"); ack+=("$opt" "$2") ;;
+		--queue-url|--protocol) recv+=("$opt" "$2"); ack+=("$opt" "$2") ;;
+		--dead-letter-queue) ack+=("$opt" "$2"); mask+=(--reject-body) ;;
 		--key-file) mask+=("$opt" "$2") ;;
 		--dbname|--batch-rows|--flush-ms|--retry-seconds) load+=("$opt" "$2") ;;
 		*) recv+=("$opt" "$2") ;;

@@ -79,6 +79,7 @@ struct store_item {
 	long receive_count;
 	size_t tup, tup_len;	/* binary COPY tuple in data; 0 for rejects */
 	size_t reason, reason_len;	/* in reasons */
+	size_t line, line_len;	/* a reject's line, in text */
 	int is_reject;
 	enum fate fate;
 };
@@ -339,13 +340,16 @@ store_add_row(struct store_batch *batch, const struct store_row *r)
 
 int
 store_add_reject(struct store_batch *b, const struct store_ids *ids,
-    const char *reason, size_t len)
+    const char *reason, size_t len, const char *line, size_t line_len)
 {
 	struct store_item *it = new_item(b, ids);
+	struct store_text t = { line, line_len };
 
 	if (it == NULL)
 		return -1;
 	it->is_reject = 1;
+	it->line = keep_text(b, &t);
+	it->line_len = line_len;
 	it->reason = b->reasons.len;
 	it->reason_len = len;
 	obuf_put(&b->reasons, reason, len);
@@ -904,6 +908,10 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 			r.reason = s->b->reasons.p + it->reason;
 			r.reason_len = it->reason_len;
 			r.refused = it->fate == REFUSED;
+		}
+		if (it->is_reject && it->line != NONE) {
+			r.line = s->b->text.p + it->line;
+			r.line_len = it->line_len;
 		}
 		fn(ctx, &r);
 	}

@@ -88,6 +88,8 @@ struct store_result {
 	const char *reason;	/* NULL: stored (or stored before): acknowledge */
 	size_t reason_len;
 	int refused;		/* the server refused the row (not pii-mask) */
+	const char *line;	/* a reject's line as added, or NULL */
+	size_t line_len;
 };
 
 typedef void store_result_fn(void *ctx, const struct store_result *r);
@@ -105,10 +107,11 @@ void store_close(struct store *s);
 int store_create(struct store *s);
 
 /* Adds a row, or a reject with its reason, to the batch (copies them).
- * Returns 0, or -1 when memory is short. */
+ * A reject's line, as read, is handed back in its result so that it can
+ * be passed on unchanged.  Returns 0, or -1 when memory is short. */
 int store_add_row(struct store_batch *b, const struct store_row *r);
 int store_add_reject(struct store_batch *b, const struct store_ids *ids,
-    const char *reason, size_t len);
+    const char *reason, size_t len, const char *line, size_t line_len);
 
 /* Bytes the batch holds (its memory is about this). */
 size_t store_batch_bytes(const struct store_batch *b);

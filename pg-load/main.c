@@ -109,6 +109,14 @@ write_result(void *ctx, const struct store_result *r)
 
 	if (r->reason == NULL && ids->receipt_handle.s == NULL)
 		return;		/* a bare replay: nothing to acknowledge */
+	if (r->line != NULL) {
+		/* pii-mask's reject, passed on as it came (with its body,
+		 * when pii-mask was asked to carry it for a dead-letter
+		 * queue). */
+		obuf_put(o, r->line, r->line_len);
+		obuf_putc(o, '\n');
+		return;
+	}
 	if (r->refused) {
 		warnx("message %.*s refused: %.*s", ids->message_id.s ?
 		    (int)ids->message_id.n : 6, ids->message_id.s ?
@@ -354,7 +362,7 @@ load_line(struct loader *ld, const char *line, size_t len, size_t lineno)
 		obuf_putc(&msg, '\n');
 		(void)obuf_write(&msg, STDERR_FILENO);	/* best effort */
 		obuf_free(&msg);
-		added = store_add_reject(ld->cur, &ids, why->str, n);
+		added = store_add_reject(ld->cur, &ids, why->str, n, line, len);
 	} else if (f[L_ROW].type != JF_OBJECT || row_of(f, &r) < 0) {
 		warnx("line %zu: row invalid; skipped", lineno);
 		ld->unusable++;

@@ -33,6 +33,7 @@ struct masker {
 	struct obuf out;	/* lines not yet written to stdout */
 	struct mask_key *key;
 	int siv;		/* --mode siv: reversible masks */
+	int reject_body;	/* --reject-body: rejects carry their body */
 	const char *key_id;	/* --key-id: masks read "ID:..." */
 	struct jfields_parser line;	/* the input line */
 	struct jfields_parser body;	/* the body inside an envelope */
@@ -54,6 +55,7 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: pii-mask [--key-file FILE] [--mode hmac|siv] [--key-id ID]\n"
+	    "                [--reject-body]\n"
 	    "       pii-mask --reveal [--key-file FILE] [--key-id ID]\n"
 	    "\n"
 	    "Reads sqs-recv lines or bare login bodies on standard input and writes\n"
@@ -66,6 +68,8 @@ usage(FILE *f)
 	    "                       siv: AES-SIV, reversible with --reveal\n"
 	    "  -i, --key-id ID      prefix every mask with \"ID:\" (1-32 of A-Z a-z\n"
 	    "                       0-9 . _ -), to tell keys apart after rotation\n"
+	    "  -b, --reject-body    reject lines carry the message body (raw, as\n"
+	    "                       sent) for sqs-ack --dead-letter-queue\n"
 	    "  -r, --reveal         read row lines or siv masks, write the originals\n"
 	    "  -h, --help           show this help\n"
 	    "\n"
@@ -221,13 +225,19 @@ write_ids(struct obuf *o, const struct jfields_field *env)
 	put_integer_field(o, env ? &env[E_RECEIVE_COUNT] : NULL);
 }
 
-/* A reject line: the reason and the ids, never the body. */
+/* A reject line: the reason and the ids; the body only when asked
+ * (--reject-body), so that sqs-ack can park the message as it was sent. */
 static void
-write_reject(struct obuf *o, const char *why, const struct jfields_field *env)
+write_reject(struct obuf *o, const char *why, const struct jfields_field *env,
+    int with_body)
 {
 	obuf_puts(o, "{\"reject\":");
 	jsonw_string(o, why, strlen(why));
 	write_ids(o, env);
+	if (with_body && env != NULL) {
+		obuf_puts(o, ",\"body\":");
+		put_string_field(o, &env[E_BODY]);
+	}
 	obuf_puts(o, "}\n");
 }
 
@@ -281,7 +291,7 @@ mask_line(struct masker *m, const char *line, size_t len)
 		why = make_mask(m, &l.device_id, &dev,
 		    "device_id: too long for a siv mask of 256 characters");
 	if (why != NULL) {
-		write_reject(&m->out, why, env);
+		write_reject(&m->out, why, env, m->reject_body);
 		return;
 	}
 	write_row(&m->out, &l, &ip, &dev, date);
@@ -424,6 +434,7 @@ main(int argc, char *argv[])
 		{ "mode", required_argument, NULL, 'm' },
 		{ "key-id", required_argument, NULL, 'i' },
 		{ "reveal", no_argument, NULL, 'r' },
+		{ "reject-body", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -433,7 +444,7 @@ main(int argc, char *argv[])
 	int c, reveal = 0;
 	size_t len;
 
-	while ((c = getopt_long(argc, argv, "k:m:i:rh", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "k:m:i:rbh", longopts, NULL)) !=
 	    -1) {
 		switch (c) {
 		case 'k':
@@ -457,6 +468,9 @@ main(int argc, char *argv[])
 			break;
 		case 'r':
 			reveal = 1;
+			break;
+		case 'b':
+			m.reject_body = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -504,7 +518,7 @@ main(int argc, char *argv[])
 			obuf_puts(&m.out, "null\n");
 			m.unrevealed++;
 		} else if (r == LINES_TOOLONG)
-			write_reject(&m.out, "line longer than 6 MiB", NULL);
+			write_reject(&m.out, "line longer than 6 MiB", NULL, 0);
 		else if (reveal)
 			reveal_line(&m, line, len);
 		else

@@ -24,7 +24,7 @@
 
 #define BATCH 10		/* the most DeleteMessageBatch takes */
 
-enum { A_MESSAGE_ID, A_RECEIPT_HANDLE, A_REJECT, A_COUNT };
+enum { A_MESSAGE_ID, A_RECEIPT_HANDLE, A_REJECT, A_BODY, A_COUNT };
 
 struct batch {
 	struct sqs_delete entry[BATCH];
@@ -35,14 +35,18 @@ struct batch {
 static void
 usage(FILE *f)
 {
-	fputs("usage: sqs-ack [--queue-url URL] [--endpoint-url URL] [--protocol P]\n"
-	    "               [--ca-bundle FILE]\n"
+	fputs("usage: sqs-ack [--queue-url URL] [--dead-letter-queue URL]\n"
+	    "               [--endpoint-url URL] [--protocol P] [--ca-bundle FILE]\n"
 	    "\n"
 	    "Deletes from an SQS queue every message whose receipt_handle is read\n"
 	    "on standard input; lines with a \"reject\" key are skipped.  SIGTERM\n"
 	    "or SIGINT stops it after deleting what it has read.\n"
 	    "\n"
 	    SQSTOOL_USAGE
+	    "  -D, --dead-letter-queue URL\n"
+	    "                           send the body of each reject line to this\n"
+	    "                           queue, then delete the message (needs\n"
+	    "                           pii-mask --reject-body)\n"
 	    "  -h, --help               show this help\n"
 	    "\n"
 	    "Exit status: 0 all deleted (or their handles had expired), 1 some\n"
@@ -93,26 +97,61 @@ batch_send(struct sqs *q, struct batch *b)
 	return failed;
 }
 
+/*
+ * Parks a rejected message: sends its body to the dead-letter queue.
+ * Returns 1 when parked (delete it from the source), 0 when it stays on
+ * the source queue.
+ */
+static int
+park(struct sqs *dlq, const struct jfields_field *id,
+    const struct jfields_field *body, long *failed)
+{
+	static int told;
+	enum sqs_status st;
+
+	if (body->type != JF_STRING) {
+		if (!told++)
+			warnx("reject lines carry no body (pii-mask "
+			    "--reject-body): rejected messages stay on the "
+			    "queue");
+		return 0;
+	}
+	if ((st = sqs_send(dlq, body->str, body->len)) == SQS_OK)
+		return 1;
+	if (st == SQS_EREFUSED)
+		errx(EXIT_CONFIG, "dead-letter queue: %s", sqs_error(dlq));
+	warnx("message %.*s not parked: %s", id->type == JF_STRING ?
+	    (int)id->len : 1, id->type == JF_STRING ? id->str : "?",
+	    sqs_error(dlq));
+	++*failed;
+	return 0;
+}
+
 /* Adds the line's receipt handle to the batch.  Returns 1 when added, 0
- * when the line asks for nothing (a reject), -1 when it is unusable. */
+ * when the line asks for nothing (a reject, unless it was just parked
+ * in dlq), -1 when it is unusable. */
 static int
 batch_add(struct batch *b, struct jfields_parser *p, const char *line,
-    size_t len)
+    size_t len, struct sqs *dlq, long *failed)
 {
 	struct jfields_field f[A_COUNT] = {
 		[A_MESSAGE_ID] = JF_FIELD("message_id"),
 		[A_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
 		[A_REJECT] = JF_FIELD("reject"),
+		[A_BODY] = JF_FIELD("body"),
 	};
 	struct jfields_field *id = &f[A_MESSAGE_ID], *rh = &f[A_RECEIPT_HANDLE];
 
 	if (jfields_parse(p, line, len, f, A_COUNT) != JF_OK)
 		return -1;
-	if (f[A_REJECT].type != JF_ABSENT)
-		return 0;
 	if (rh->type != JF_STRING || rh->len == 0 ||
 	    memchr(rh->str, '\0', rh->len) != NULL)
-		return -1;
+		return f[A_REJECT].type != JF_ABSENT ? 0 : -1;
+	/* A reject is deleted only once it is safe in the dead-letter
+	 * queue: a crash in between leaves it in both, never in neither. */
+	if (f[A_REJECT].type != JF_ABSENT &&
+	    (dlq == NULL || !park(dlq, id, &f[A_BODY], failed)))
+		return 0;
 	if ((b->entry[b->n].receipt_handle = strndup(rh->str, rh->len)) ==
 	    NULL)
 		err(EXIT_IO, "out of memory");
@@ -129,11 +168,14 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		SQSTOOL_LONGOPTS,
+		{ "dead-letter-queue", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sqstool t = { .queue_url = NULL };
-	const char *line;
+	struct sqstool t = { .queue_url = NULL }, dt;
+	const char *line, *dlq_url = NULL;
+	struct sqs *dlq = NULL;
+	long parked_failed = 0;
 	struct jfields_parser parser;
 	struct batch b = { .n = 0 };
 	size_t len, failed = 0, unusable = 0;
@@ -141,11 +183,14 @@ main(int argc, char *argv[])
 	struct sqs *q;
 	int c;
 
-	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS "h", longopts,
+	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS "D:h", longopts,
 	    NULL)) != -1) {
 		if (sqstool_option(&t, c, optarg))
 			continue;
 		switch (c) {
+		case 'D':
+			dlq_url = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			xexit(NULL, EXIT_OK);
@@ -159,6 +204,11 @@ main(int argc, char *argv[])
 		exit(EXIT_USAGE);
 	}
 	q = xsqs_open(&t);
+	if (dlq_url != NULL) {
+		dt = t;
+		dt.queue_url = dlq_url;
+		dlq = xsqs_open(&dt);
+	}
 	tool_init_output();
 	sqstool_catch_signals();
 	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
@@ -179,7 +229,7 @@ main(int argc, char *argv[])
 			continue;
 		}
 		if (r == LINES_TOOLONG || batch_add(&b, &parser, line,
-		    len) < 0) {
+		    len, dlq, &parked_failed) < 0) {
 			warnx("line %zu: no receipt_handle; skipped",
 			    in.lineno);
 			unusable++;
@@ -191,5 +241,7 @@ main(int argc, char *argv[])
 	jfields_free(&parser);
 	lines_free(&in);
 	sqs_close(q);
-	xexit(NULL, failed || unusable ? EXIT_PARTIAL : EXIT_OK);
+	sqs_close(dlq);
+	xexit(NULL, failed || unusable || parked_failed ? EXIT_PARTIAL :
+	    EXIT_OK);
 }

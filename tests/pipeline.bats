@@ -142,3 +142,18 @@ table_rows() {
 	[ "$status" -eq 0 ]
 	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 3 ]
 }
+
+@test "pipeline.sh --dead-letter-queue: rejects are parked at once, bodies intact; nothing else moves" {
+	fa_send "$QUEUE_URL" <"$SAMPLE"
+	run --separate-stderr ./pipeline.sh --until-empty --wait-seconds 0 --create --dead-letter-queue "$DLQ_URL"
+	[ "$status" -eq 0 ]
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq "$VALID" ]
+	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
+	[ "$(fa_queue_count "$DLQ_URL")" -eq 6 ]
+	# the parked bodies are the six invalid ones, byte for byte
+	fa_sqs ReceiveMessage "{\"QueueUrl\":\"$DLQ_URL\",\"MaxNumberOfMessages\":10}" |
+	    jq -r '.Messages[].Body' | sort >"$BATS_TEST_TMPDIR/parked"
+	tail -n 6 "$SAMPLE" | sort | diff -u - "$BATS_TEST_TMPDIR/parked"
+	# and the rejects are on record
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins_rejects")" -eq 6 ]
+}

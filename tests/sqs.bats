@@ -234,3 +234,26 @@ setup() {
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
 }
+
+@test "sqs-recv: a 1 MiB message survives byte for byte, through both protocols" {
+	fa_sqs SetQueueAttributes "{\"QueueUrl\":\"$QUEUE_URL\",\"Attributes\":{\"MaximumMessageSize\":\"1048576\"}}" >/dev/null
+	python3 -c 'import random, sys
+random.seed(5)
+alphabet = "abc\"\\\\é漢😀<>&\n\r\t{}[],:"
+s = "".join(random.choice(alphabet) for _ in range(800000))
+b = s.encode()[:1048576]
+while True:
+    try:
+        b.decode(); break
+    except UnicodeDecodeError:
+        b = b[:-1]
+sys.stdout.buffer.write(b)' >"$BATS_TEST_TMPDIR/body"
+	[ "$(wc -c <"$BATS_TEST_TMPDIR/body")" -gt 1000000 ]
+	for p in json query; do
+		jq -Rs --arg u "$QUEUE_URL" '{QueueUrl: $u, MessageBody: .}' "$BATS_TEST_TMPDIR/body" >"$BATS_TEST_TMPDIR/req"
+		fa_sqs SendMessage "@$BATS_TEST_TMPDIR/req" >/dev/null
+		sqs-recv --protocol "$p" --until-empty --wait-seconds 0 >"$BATS_TEST_TMPDIR/out"
+		jq -j .body "$BATS_TEST_TMPDIR/out" | cmp - "$BATS_TEST_TMPDIR/body"
+		sqs-ack --protocol "$p" <"$BATS_TEST_TMPDIR/out"
+	done
+}
