@@ -7,9 +7,15 @@
  * messages stay on the queue until the redrive policy parks them.
  * A batch is sent when it is full or when the next line would make us
  * wait, so deletes follow commits closely.
+ *
+ * The main thread reads lines and forms batches; --concurrency N delete
+ * workers, each a thread with its own client and kept connection, send
+ * them, so N calls can be in flight at once.
  */
 #include <err.h>
+#include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,12 +169,72 @@ batch_add(struct batch *b, struct jfields_parser *p, const char *line,
 	return 1;
 }
 
+/* Batches handed from the reader to the delete workers. */
+struct pool {
+	struct sqstool *t;
+	pthread_mutex_t mu;
+	pthread_cond_t more, room;
+	struct batch *queue[64];
+	size_t head, count, cap;
+	int done;
+	size_t failed;		/* entries not deleted */
+};
+
+static void *
+deleter(void *arg)
+{
+	struct pool *p = arg;
+	struct sqs *q = xsqs_open(p->t);
+
+	for (;;) {
+		struct batch *b;
+		size_t failed;
+
+		pthread_mutex_lock(&p->mu);
+		while (p->count == 0 && !p->done)
+			pthread_cond_wait(&p->more, &p->mu);
+		if (p->count == 0) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		b = p->queue[p->head];
+		p->head = (p->head + 1) % p->cap;
+		p->count--;
+		pthread_cond_signal(&p->room);
+		pthread_mutex_unlock(&p->mu);
+		failed = batch_send(q, b);
+		free(b);
+		pthread_mutex_lock(&p->mu);
+		p->failed += failed;
+		pthread_mutex_unlock(&p->mu);
+	}
+	sqs_close(q);
+	return NULL;
+}
+
+/* Hands *bp to the workers (waiting for room) and starts a new batch. */
+static void
+submit(struct pool *p, struct batch **bp)
+{
+	if ((*bp)->n == 0)
+		return;
+	pthread_mutex_lock(&p->mu);
+	while (p->count == p->cap)
+		pthread_cond_wait(&p->room, &p->mu);
+	p->queue[(p->head + p->count++) % p->cap] = *bp;
+	pthread_cond_signal(&p->more);
+	pthread_mutex_unlock(&p->mu);
+	if ((*bp = calloc(1, sizeof(**bp))) == NULL)
+		err(EXIT_IO, "out of memory");
+}
+
 int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		SQSTOOL_LONGOPTS,
 		{ "dead-letter-queue", required_argument, NULL, 'D' },
+		{ "concurrency", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -176,20 +242,27 @@ main(int argc, char *argv[])
 	const char *line, *dlq_url = NULL;
 	struct sqs *dlq = NULL;
 	long parked_failed = 0;
+	int read_error = 0;
 	struct jfields_parser parser;
-	struct batch b = { .n = 0 };
-	size_t len, failed = 0, unusable = 0;
+	struct pool pool = { .mu = PTHREAD_MUTEX_INITIALIZER,
+	    .more = PTHREAD_COND_INITIALIZER, .room = PTHREAD_COND_INITIALIZER,
+	    .cap = 1 };
+	pthread_t threads[64];
+	struct batch *b;
+	size_t len, unusable = 0;
 	struct lines in;
-	struct sqs *q;
 	int c;
 
-	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS "D:h", longopts,
+	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS "D:c:h", longopts,
 	    NULL)) != -1) {
 		if (sqstool_option(&t, c, optarg))
 			continue;
 		switch (c) {
 		case 'D':
 			dlq_url = optarg;
+			break;
+		case 'c':
+			pool.cap = (size_t)xnumber(optarg, "--concurrency", 1, 64);
 			break;
 		case 'h':
 			usage(stdout);
@@ -203,7 +276,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
-	q = xsqs_open(&t);
+	sqs_close(xsqs_open(&t));	/* configuration errors before threads */
 	if (dlq_url != NULL) {
 		dt = t;
 		dt.queue_url = dlq_url;
@@ -211,37 +284,53 @@ main(int argc, char *argv[])
 	}
 	tool_init_output();
 	sqstool_catch_signals();
-	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
-		err(EXIT_IO, "line buffer");
+	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0 ||
+	    (b = calloc(1, sizeof(*b))) == NULL)
+		err(EXIT_IO, "buffers");
 	jfields_init(&parser, LOGIN_MAX_DEPTH, 0);
+	pool.t = &t;
+	for (size_t i = 0; i < pool.cap; i++)
+		if ((errno = pthread_create(&threads[i], NULL, deleter,
+		    &pool)) != 0)
+			err(EXIT_IO, "starting a delete thread");
 	while (!sqstool_stop) {
-		enum lines_result r = lines_next(&in, b.n ? 0 : -1, &line, &len);
+		enum lines_result r = lines_next(&in, b->n ? 0 : -1, &line, &len);
 
 		if (r == LINES_EOF)
 			break;
 		if (r == LINES_ERROR) {
-			/* What was read is committed upstream: delete it. */
-			batch_send(q, &b);
-			err(EXIT_IO, "reading standard input");
+			/* What was read is committed upstream: delete it,
+			 * then fail. */
+			warn("reading standard input");
+			read_error = 1;
+			break;
 		}
 		if (r == LINES_TIMEOUT) {
-			failed += batch_send(q, &b);
+			submit(&pool, &b);
 			continue;
 		}
-		if (r == LINES_TOOLONG || batch_add(&b, &parser, line,
+		if (r == LINES_TOOLONG || batch_add(b, &parser, line,
 		    len, dlq, &parked_failed) < 0) {
 			warnx("line %zu: no receipt_handle; skipped",
 			    in.lineno);
 			unusable++;
 		}
-		if (b.n == BATCH)
-			failed += batch_send(q, &b);
+		if (b->n == BATCH)
+			submit(&pool, &b);
 	}
-	failed += batch_send(q, &b);	/* at the end, or when stopped */
+	submit(&pool, &b);	/* at the end, or when stopped */
+	pthread_mutex_lock(&pool.mu);
+	pool.done = 1;
+	pthread_cond_broadcast(&pool.more);
+	pthread_mutex_unlock(&pool.mu);
+	for (size_t i = 0; i < pool.cap; i++)
+		pthread_join(threads[i], NULL);
+	free(b);
 	jfields_free(&parser);
 	lines_free(&in);
-	sqs_close(q);
 	sqs_close(dlq);
-	xexit(NULL, failed || unusable || parked_failed ? EXIT_PARTIAL :
+	if (read_error)
+		exit(EXIT_IO);
+	xexit(NULL, pool.failed || unusable || parked_failed ? EXIT_PARTIAL :
 	    EXIT_OK);
 }

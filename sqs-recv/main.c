@@ -5,9 +5,14 @@
  * per message: message_id, receipt_handle, body, sent_timestamp and
  * receive_count (docs/ndjson.md).  Output is flushed after every batch.
  * Messages are not deleted here: sqs-ack does that once they are stored.
+ *
+ * With --concurrency N, N receivers run at once, each a thread with its
+ * own client and kept connection; a batch is written whole, under a lock.
  */
 #include <err.h>
+#include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +29,8 @@ usage(FILE *f)
 {
 	fputs("usage: sqs-recv [--queue-url URL] [--max-messages N] [--until-empty]\n"
 	    "                [--wait-seconds S] [--visibility-timeout S]\n"
-	    "                [--endpoint-url URL] [--protocol P] [--ca-bundle FILE]\n"
+	    "                [--concurrency N] [--endpoint-url URL] [--protocol P]\n"
+	    "                [--ca-bundle FILE]\n"
 	    "\n"
 	    "Receives messages from an SQS queue and writes one JSON line each.\n"
 	    "SIGTERM or SIGINT stops it cleanly: what was received is written.\n"
@@ -36,6 +42,8 @@ usage(FILE *f)
 	    "                               or 1 with --until-empty)\n"
 	    "  -v, --visibility-timeout S   hide received messages for S seconds\n"
 	    "                               (default: the queue's setting)\n"
+	    "  -c, --concurrency N          N receives in flight at once, 1-64\n"
+	    "                               (default 1); output order then varies\n"
 	    "  -h, --help                   show this help\n"
 	    "\n"
 	    "Environment: AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, AWS_REGION,\n"
@@ -74,6 +82,58 @@ write_message(void *ctx, const struct sqs_message *m)
 	obuf_puts(o, "}\n");
 }
 
+/* What the receivers share. */
+struct recv {
+	struct sqstool t;
+	long max;		/* 0: no limit */
+	int until_empty, wait, visibility;
+	pthread_mutex_t mu;	/* guards what follows, and stdout */
+	long received, asked;	/* messages written; asked for, in flight */
+	int empty;		/* a receive came back empty: stop */
+};
+
+/* One receiver: receives, writes whole batches, until told to stop. */
+static void *
+receiver(void *arg)
+{
+	struct recv *r = arg;
+	struct obuf out = { .len = 0 };
+	struct sqs *q = xsqs_open(&r->t);
+
+	for (;;) {
+		int want, got, skipped;
+		enum sqs_status st;
+
+		pthread_mutex_lock(&r->mu);
+		want = r->max == 0 || r->max - r->asked >= 10 ? 10 :
+		    (int)(r->max - r->asked);
+		if (r->empty || sqstool_stop || want <= 0) {
+			pthread_mutex_unlock(&r->mu);
+			break;
+		}
+		r->asked += want;
+		pthread_mutex_unlock(&r->mu);
+
+		st = sqs_receive(q, want, r->wait, r->visibility, write_message,
+		    &out, &got, &skipped);
+		if (st != SQS_OK)
+			errx(sqstool_exit_status(st), "%s", sqs_error(q));
+		if (skipped > 0)
+			warnx("%d message(s) with a damaged or incomplete "
+			    "answer left on the queue", skipped);
+		pthread_mutex_lock(&r->mu);
+		xwrite(&out);
+		r->received += got;
+		r->asked -= want - got;	/* ask again for what did not come */
+		if (got == 0 && skipped == 0 && r->until_empty)
+			r->empty = 1;
+		pthread_mutex_unlock(&r->mu);
+	}
+	sqs_close(q);
+	obuf_free(&out);
+	return NULL;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -83,32 +143,36 @@ main(int argc, char *argv[])
 		{ "until-empty", no_argument, NULL, 'e' },
 		{ "wait-seconds", required_argument, NULL, 'w' },
 		{ "visibility-timeout", required_argument, NULL, 'v' },
+		{ "concurrency", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sqstool t = { .sqs.stop = &sqstool_stop };
-	struct obuf out = { .len = 0 };
-	long max = 0, received = 0;
-	int c, until_empty = 0, wait = -1, visibility = -1;
-	struct sqs *q;
+	struct recv r = { .t.sqs.stop = &sqstool_stop, .wait = -1,
+	    .visibility = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t threads[64];
+	long concurrency = 1;
+	int c;
 
-	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS "n:ew:v:h",
+	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS "n:ew:v:c:h",
 	    longopts, NULL)) != -1) {
-		if (sqstool_option(&t, c, optarg))
+		if (sqstool_option(&r.t, c, optarg))
 			continue;
 		switch (c) {
 		case 'n':
-			max = xnumber(optarg, "--max-messages", 1, LONG_MAX);
+			r.max = xnumber(optarg, "--max-messages", 1, LONG_MAX);
 			break;
 		case 'e':
-			until_empty = 1;
+			r.until_empty = 1;
 			break;
 		case 'w':
-			wait = (int)xnumber(optarg, "--wait-seconds", 0, 20);
+			r.wait = (int)xnumber(optarg, "--wait-seconds", 0, 20);
 			break;
 		case 'v':
-			visibility = (int)xnumber(optarg, "--visibility-timeout",
-			    0, 43200);
+			r.visibility = (int)xnumber(optarg,
+			    "--visibility-timeout", 0, 43200);
+			break;
+		case 'c':
+			concurrency = xnumber(optarg, "--concurrency", 1, 64);
 			break;
 		case 'h':
 			usage(stdout);
@@ -124,30 +188,16 @@ main(int argc, char *argv[])
 	}
 	/* Draining wants a short poll to notice the end; a consumer that
 	 * runs forever wants the longest poll, the cheapest one. */
-	if (wait < 0)
-		wait = until_empty ? 1 : 20;
+	if (r.wait < 0)
+		r.wait = r.until_empty ? 1 : 20;
 
-	q = xsqs_open(&t);
+	sqs_close(xsqs_open(&r.t));	/* configuration errors before threads */
 	tool_init_output();
 	sqstool_catch_signals();
-	while ((max == 0 || received < max) && !sqstool_stop) {
-		int want = max == 0 || max - received >= 10 ? 10 :
-		    (int)(max - received);
-		int got, skipped;
-		enum sqs_status st;
-
-		st = sqs_receive(q, want, wait, visibility, write_message, &out,
-		    &got, &skipped);
-		if (st != SQS_OK)
-			errx(sqstool_exit_status(st), "%s", sqs_error(q));
-		if (skipped > 0)
-			warnx("%d message(s) with a damaged or incomplete "
-			    "answer left on the queue", skipped);
-		xwrite(&out);
-		received += got;
-		if (got == 0 && skipped == 0 && until_empty)
-			break;
-	}
-	sqs_close(q);
-	xexit(&out, EXIT_OK);
+	for (long i = 0; i < concurrency; i++)
+		if ((errno = pthread_create(&threads[i], NULL, receiver, &r)) != 0)
+			err(EXIT_IO, "starting a receiver thread");
+	for (long i = 0; i < concurrency; i++)
+		pthread_join(threads[i], NULL);
+	xexit(NULL, EXIT_OK);
 }

@@ -257,3 +257,22 @@ sys.stdout.buffer.write(b)' >"$BATS_TEST_TMPDIR/body"
 		sqs-ack --protocol "$p" <"$BATS_TEST_TMPDIR/out"
 	done
 }
+
+@test "--concurrency: N receivers and N deleters lose nothing and repeat nothing" {
+	seq 230 | fa_send "$QUEUE_URL"
+	sqs-recv --concurrency 8 --until-empty --wait-seconds 0 >"$BATS_TEST_TMPDIR/out"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq 230 ]
+	[ "$(jq -r .message_id "$BATS_TEST_TMPDIR/out" | sort -u | wc -l)" -eq 230 ]
+	[ "$(jq -r .body "$BATS_TEST_TMPDIR/out" | sort -n | paste -sd+ | bc)" -eq $((230 * 231 / 2)) ]
+	sqs-ack --concurrency 8 <"$BATS_TEST_TMPDIR/out"
+	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
+}
+
+@test "--concurrency with --max-messages: exactly that many, never more, never fewer" {
+	seq 100 | fa_send "$QUEUE_URL"
+	for n in 1 25 37; do
+		sqs-recv --concurrency 6 --max-messages "$n" --wait-seconds 0 --visibility-timeout 60 \
+		    >"$BATS_TEST_TMPDIR/out.$n"
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out.$n")" -eq "$n" ]
+	done
+}
