@@ -9,13 +9,15 @@ set -eu -o pipefail
 
 usage() {
 	cat <<'USAGE'
-usage: pipeline.sh [--queue-url URL] [--until-empty] [--max-messages N]
+usage: pipeline.sh [-j N] [--queue-url URL] [--until-empty] [--max-messages N]
                    [--wait-seconds S] [--visibility-timeout S]
                    [--key-file FILE] [--dbname CONNINFO] [--create]
                    [--batch-rows N] [--flush-ms MS] [--retry-seconds S]
                    [--dead-letter-queue URL] [--protocol P]
 
-Runs sqs-recv | pii-mask | pg-load | sqs-ack.  Options go to the stages
+Runs sqs-recv | pii-mask | pg-load | sqs-ack; with -j N, N such pipelines
+side by side (SQS spreads the messages, the ledger keeps them exactly
+once, and each pipeline takes one PostgreSQL connection).  Options go to the stages
 that take them: --queue-url to sqs-recv and sqs-ack; --until-empty,
 --max-messages, --wait-seconds, --visibility-timeout to sqs-recv;
 --key-file to pii-mask; --dbname, --create, --batch-rows, --flush-ms,
@@ -30,11 +32,24 @@ USAGE
 }
 
 recv=() mask=() load=() ack=()
+jobs=1 args=()
 while [ $# -gt 0 ]; do
 	opt=$1
 	case $opt in
 	--*=*) set -- "${opt%%=*}" "${opt#*=}" "${@:2}"; continue ;;
 	esac
+	case $opt in
+	-j|--jobs)
+		if [ $# -lt 2 ] || ! [ "$2" -ge 1 ] 2>/dev/null; then
+			echo "pipeline.sh: $opt needs a number of pipelines" >&2
+			exit 2
+		fi
+		jobs=$2
+		shift 2
+		continue ;;
+	-j*) set -- -j "${opt#-j}" "${@:2}"; continue ;;
+	esac
+	args+=("$opt")
 	case $opt in
 	--until-empty) recv+=("$opt") ;;
 	--create) load+=("$opt") ;;
@@ -47,6 +62,7 @@ while [ $# -gt 0 ]; do
 			usage >&2
 			exit 2
 		fi
+		args+=("$2")
 		case $opt in
 		--queue-url|--protocol) recv+=("$opt" "$2"); ack+=("$opt" "$2") ;;
 		--dead-letter-queue) ack+=("$opt" "$2"); mask+=(--reject-body) ;;
@@ -62,6 +78,25 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+
+# -j N: N copies of this pipeline, each a process group of its own; the
+# status is the worst of theirs, as below.
+if [ "$jobs" -gt 1 ]; then
+	pids=()
+	for _ in $(seq "$jobs"); do
+		"$0" ${args[@]+"${args[@]}"} &
+		pids+=($!)
+	done
+	blame=0
+	for pid in "${pids[@]}"; do
+		s=0
+		wait "$pid" || s=$?
+		if [ "$blame" -eq 0 ] || { [ "$blame" -eq 4 ] && [ "$s" -ne 0 ]; }; then
+			blame=$s
+		fi
+	done
+	exit "$blame"
+fi
 
 # The tools beside this script (bin/ in the source tree, or the same
 # directory once installed), else the PATH.

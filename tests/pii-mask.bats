@@ -158,7 +158,9 @@ print(a.ipv4_mapped or a if a.version == 6 else a)' "$1"
 	    "$FIX/envelopes.ndjson" | sort -u >"$BATS_TEST_TMPDIR/raw"
 	[ -s "$BATS_TEST_TMPDIR/raw" ]
 	pii-mask -k "$KEY" <"$FIX/envelopes.ndjson" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err"
-	! grep -F -f "$BATS_TEST_TMPDIR/raw" "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
+	# (a bare "! grep" cannot fail a bats test: errexit ignores it)
+	run grep -F -f "$BATS_TEST_TMPDIR/raw" "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
+	[ "$status" -eq 1 ]
 }
 
 @test "pii-mask: a write error is reported with exit 4" {

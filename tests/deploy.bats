@@ -1,0 +1,70 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2154 # $output is set by bats' run
+# compose.yaml, the Dockerfile and the Kubernetes manifests, checked where
+# no container engine runs: parsed, and their wiring asserted.
+
+setup() {
+	. "$BATS_TEST_DIRNAME/lib.bash"
+}
+
+# yq-like: evaluates a Python expression over the parsed YAML file $1
+# (the documents as list d, the first as c); prints its value as JSON.
+y() {
+	python3 -c 'import json, sys, yaml
+d = list(yaml.safe_load_all(open(sys.argv[1])))
+c = d[0]
+print(json.dumps(eval(sys.argv[2])))' "$@"
+}
+
+@test "compose.yaml: PostgreSQL, LocalStack, the queue init step and the pipeline, wired by health" {
+	f=$FA_TOP/compose.yaml
+	[ "$(y "$f" 'sorted(k for k, v in c["services"].items() if "profiles" not in v)')" = \
+	    '["localstack", "pipeline", "postgres", "queues"]' ]
+	[ "$(y "$f" 'c["services"]["postgres"]["ports"]')" = '["5432:5432"]' ]
+	[ "$(y "$f" 'c["services"]["localstack"]["ports"]')" = '["4566:4566"]' ]
+	for s in postgres localstack; do
+		y "$f" "c['services']['$s']['healthcheck']['test']" | grep -q .
+	done
+	[ "$(y "$f" 'c["services"]["queues"]["depends_on"]["localstack"]["condition"]')" = '"service_healthy"' ]
+	[ "$(y "$f" 'c["services"]["pipeline"]["depends_on"]')" = \
+	    '{"postgres": {"condition": "service_healthy"}, "queues": {"condition": "service_completed_successfully"}}' ]
+	[ "$(y "$f" 'c["services"]["pipeline"]["build"]')" = '"."' ]
+	# the key comes from a secret file, never from the environment
+	[ "$(y "$f" 'c["services"]["pipeline"]["environment"]["PII_MASK_KEY_FILE"]')" = '"/run/secrets/mask_key"' ]
+	[ "$(y "$f" 'c["secrets"]["mask_key"]["file"]')" = '"./mask.key"' ]
+	# the queue names agree between the init step and the pipeline
+	y "$f" 'c["services"]["queues"]["command"][0]' | grep -q 'login-queue-dlq'
+	y "$f" 'c["services"]["pipeline"]["environment"]["SQS_QUEUE_URL"]' | grep -q '/login-queue"'
+}
+
+@test "compose.yaml: the take-home profile uses its images and the Query protocol" {
+	f=$FA_TOP/compose.yaml
+	[ "$(y "$f" 'sorted(k for k, v in c["services"].items() if "takehome" in v.get("profiles", []))')" = \
+	    '["takehome-localstack", "takehome-pipeline", "takehome-postgres"]' ]
+	[ "$(y "$f" 'c["services"]["takehome-postgres"]["image"]')" = '"fetchdocker/data-takehome-postgres"' ]
+	[ "$(y "$f" 'c["services"]["takehome-localstack"]["image"]')" = '"fetchdocker/data-takehome-localstack"' ]
+	y "$f" 'c["services"]["takehome-pipeline"]["command"]' | grep -q '"--protocol", "query"'
+}
+
+@test "Dockerfile: multi-stage, Debian runtime, non-root, no key inside" {
+	f=$FA_TOP/Dockerfile
+	[ "$(grep -c '^FROM ' "$f")" -eq 2 ]
+	grep -q '^FROM debian:12-slim$' "$f"
+	grep -q '^USER fetch$' "$f"
+	grep -q 'useradd --system --uid 10001' "$f"
+	# (a bare "! cmd" cannot fail a bats test: errexit ignores it)
+	run grep -v '^#' "$f"
+	[[ "$output" != *mask.key* && "$output" != *PII_MASK_KEY* ]]
+	grep -q '^mask.key$' "$FA_TOP/.dockerignore"
+}
+
+@test "Kubernetes: a Deployment of non-root pipelines, the key from a Secret, scaled by KEDA on queue length" {
+	d=$FA_TOP/deploy/kubernetes/deployment.yaml
+	k=$FA_TOP/deploy/kubernetes/scaledobject.yaml
+	[ "$(y "$d" '[x["kind"] for x in d]')" = '["Deployment", "ServiceAccount"]' ]
+	[ "$(y "$d" 'c["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]')" = true ]
+	[ "$(y "$d" 'c["spec"]["template"]["spec"]["volumes"][0]["secret"]["defaultMode"]')" = 256 ]
+	[ "$(y "$k" '[x["kind"] for x in d]')" = '["ScaledObject", "TriggerAuthentication"]' ]
+	[ "$(y "$k" 'c["spec"]["scaleTargetRef"]["name"]')" = "$(y "$d" 'c["metadata"]["name"]')" ]
+	[ "$(y "$k" 'c["spec"]["triggers"][0]["type"]')" = '"aws-sqs-queue"' ]
+}
