@@ -32,9 +32,11 @@ bin/%: %/main.o common/libcommon.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< common/libcommon.a $(LIBS_$*) $(LDLIBS)
 
-# One EXIT STATUS section, spliced into every page.
-man/%.1: man/%.1.in man/exit-status.mdoc
-	sed -e '/^@EXIT_STATUS@$$/{r man/exit-status.mdoc' -e 'd;}' $< > $@
+# One EXIT STATUS section, and one text for the options every tool has,
+# spliced into every page.
+man/%.1: man/%.1.in man/exit-status.mdoc man/stats-options.mdoc
+	sed -e '/^@EXIT_STATUS@$$/{r man/exit-status.mdoc' -e 'd;}' \
+	    -e '/^@STATS_OPTIONS@$$/{r man/stats-options.mdoc' -e 'd;}' $< > $@
 
 common/libcommon.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
@@ -62,7 +64,7 @@ demo: deps
 asan: deps
 	$(MAKE) clean
 	$(MAKE) CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all unit
-	ASAN_OPTIONS=detect_leaks=1 tests/run
+	ASAN_OPTIONS=detect_leaks=1 FA_SANITIZED=1 tests/run
 
 # Every benchmark, one table of figures (not a test: nothing fails on speed).
 bench: all

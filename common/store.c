@@ -902,7 +902,8 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 			.sent_timestamp = it->sent,
 			.receive_count = it->receive_count,
 		};
-		struct store_result r = { .ids = &ids };
+		struct store_result r = { .ids = &ids,
+		    .duplicate = it->fate == DUPLICATE };
 
 		if (it->fate == REFUSED || it->fate == REJECTED) {
 			r.reason = s->b->reasons.p + it->reason;

@@ -88,6 +88,7 @@ struct store_result {
 	const char *reason;	/* NULL: stored (or stored before): acknowledge */
 	size_t reason_len;
 	int refused;		/* the server refused the row (not pii-mask) */
+	int duplicate;		/* acknowledged, but stored before */
 	const char *line;	/* a reject's line as added, or NULL */
 	size_t line_len;
 };

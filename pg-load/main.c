@@ -27,6 +27,7 @@
 #include "jsonw.h"
 #include "lines.h"
 #include "login.h"
+#include "stats.h"
 #include "store.h"
 #include "tool.h"
 
@@ -52,7 +53,10 @@ struct loader {
 	struct store_batch *todo;	/* for the committer, until stored */
 	int done;		/* no more batches will come */
 	struct obuf out;	/* the committer's: lines to write */
+	struct stats stats;
 };
+
+enum { S_LINES, S_STORED, S_DUPLICATES, S_REJECTED, S_REFUSED, S_BATCHES };
 
 static void
 usage(FILE *f)
@@ -73,6 +77,7 @@ usage(FILE *f)
 	    "                           has waited MS milliseconds (default 200)\n"
 	    "  -r, --retry-seconds S    redo a failed batch on a new connection for\n"
 	    "                           up to S seconds before giving up (default 60)\n"
+	    STATS_USAGE
 	    "  -h, --help               show this help\n"
 	    "\n"
 	    "Exit status: 0 done (rejects included), 1 some lines unusable,\n"
@@ -106,6 +111,12 @@ write_result(void *ctx, const struct store_result *r)
 	struct loader *ld = ctx;
 	const struct store_ids *ids = r->ids;
 	struct obuf *o = &ld->out;
+
+	if (r->reason != NULL) {
+		stats_add(&ld->stats, r->refused ? S_REFUSED : S_REJECTED, 1);
+		stats_reason(&ld->stats, r->reason, r->reason_len);
+	} else
+		stats_add(&ld->stats, r->duplicate ? S_DUPLICATES : S_STORED, 1);
 
 	if (r->reason == NULL && ids->receipt_handle.s == NULL)
 		return;		/* a bare replay: nothing to acknowledge */
@@ -150,6 +161,7 @@ committer(void *arg)
 
 	for (;;) {
 		struct store_batch *b;
+		struct timespec t0;
 		size_t items;
 
 		pthread_mutex_lock(&ld->mu);
@@ -160,10 +172,14 @@ committer(void *arg)
 		if (b == NULL)
 			return NULL;
 		items = b->nitems;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (store_commit(ld->store, b, write_result, ld) < 0)
 			errx(EXIT_DB, "%s; batch of %zu lines not stored, none "
 			    "acknowledged", store_error(ld->store), items);
 		xwrite(&ld->out);
+		stats_latency(&ld->stats, &t0);
+		stats_add(&ld->stats, S_BATCHES, 1);
+		stats_tick(&ld->stats);	/* only this thread ticks */
 		pthread_mutex_lock(&ld->mu);
 		ld->todo = NULL;
 		pthread_cond_broadcast(&ld->cv);
@@ -387,6 +403,7 @@ main(int argc, char *argv[])
 		{ "batch-rows", required_argument, NULL, 'b' },
 		{ "flush-ms", required_argument, NULL, 'f' },
 		{ "retry-seconds", required_argument, NULL, 'r' },
+		STATS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -400,8 +417,10 @@ main(int argc, char *argv[])
 	char why[512];
 	size_t len;
 
-	while ((c = getopt_long(argc, argv, "d:cb:f:r:h", longopts, NULL)) !=
-	    -1) {
+	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "d:cb:f:r:h",
+	    longopts, NULL)) != -1) {
+		if (stats_option(&ld.stats, c, optarg))
+			continue;
 		switch (c) {
 		case 'd':
 			conninfo = optarg;
@@ -441,6 +460,9 @@ main(int argc, char *argv[])
 		err(EXIT_IO, "line buffer");
 	jfields_init(&ld.parser, LOGIN_MAX_DEPTH, 0);
 	ld.cur = &ld.batch[0];
+	stats_init(&ld.stats, "pg-load", (const char *const[]){ "lines",
+	    "stored", "duplicates", "rejected", "refused", "batches", NULL },
+	    "lines");
 	if ((errno = pthread_create(&thread, NULL, committer, &ld)) != 0)
 		err(EXIT_IO, "starting the committer thread");
 	for (;;) {
@@ -470,9 +492,11 @@ main(int argc, char *argv[])
 			ld.unusable++;
 			continue;
 		}
+		stats_add(&ld.stats, S_LINES, 1);
 		load_line(&ld, line, len, in.lineno);
 	}
 	finish(&ld, thread);
+	stats_finish(&ld.stats);
 	store_batch_free(&ld.batch[0]);
 	store_batch_free(&ld.batch[1]);
 	jfields_free(&ld.parser);

@@ -21,6 +21,7 @@
 #include "lines.h"
 #include "login.h"
 #include "mask.h"
+#include "stats.h"
 #include "tool.h"
 
 #define MASK_COLUMN 256		/* masked_ip, masked_device_id: varchar(256) */
@@ -42,7 +43,10 @@ struct masker {
 	long long sent_day;	/* day number of sent_date, or LLONG_MIN */
 	char sent_date[11];
 	long unrevealed;	/* --reveal: masks that were not ours */
+	struct stats stats;
 };
+
+enum { S_LINES, S_ROWS, S_REJECTED };
 
 /* A computed mask: NULL text for a NULL value. */
 struct mask_text {
@@ -71,6 +75,7 @@ usage(FILE *f)
 	    "  -b, --reject-body    reject lines carry the message body (raw, as\n"
 	    "                       sent) for sqs-ack --dead-letter-queue\n"
 	    "  -r, --reveal         read row lines or siv masks, write the originals\n"
+	    STATS_USAGE
 	    "  -h, --help           show this help\n"
 	    "\n"
 	    "Exit status: 0 done (rejects included), 1 some masks not revealed,\n"
@@ -292,8 +297,11 @@ mask_line(struct masker *m, const char *line, size_t len)
 		    "device_id: too long for a siv mask of 256 characters");
 	if (why != NULL) {
 		write_reject(&m->out, why, env, m->reject_body);
+		stats_add(&m->stats, S_REJECTED, 1);
+		stats_reason(&m->stats, why, strlen(why));
 		return;
 	}
+	stats_add(&m->stats, S_ROWS, 1);
 	write_row(&m->out, &l, &ip, &dev, date);
 	write_ids(&m->out, env);
 	obuf_puts(&m->out, "}\n");
@@ -435,6 +443,7 @@ main(int argc, char *argv[])
 		{ "key-id", required_argument, NULL, 'i' },
 		{ "reveal", no_argument, NULL, 'r' },
 		{ "reject-body", no_argument, NULL, 'b' },
+		STATS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -444,8 +453,10 @@ main(int argc, char *argv[])
 	int c, reveal = 0;
 	size_t len;
 
-	while ((c = getopt_long(argc, argv, "k:m:i:rbh", longopts, NULL)) !=
-	    -1) {
+	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "k:m:i:rbh",
+	    longopts, NULL)) != -1) {
+		if (stats_option(&m.stats, c, optarg))
+			continue;
 		switch (c) {
 		case 'k':
 			key_path = optarg;
@@ -495,6 +506,8 @@ main(int argc, char *argv[])
 		    "library");
 
 	tool_init_output();
+	stats_init(&m.stats, "pii-mask", (const char *const[]){ "lines",
+	    "rows", "rejected", NULL }, "lines");
 	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");
 	/* A line may be a body, and a body must have every key once. */
@@ -512,23 +525,31 @@ main(int argc, char *argv[])
 			err(EXIT_IO, "reading standard input");
 		if (r == LINES_TIMEOUT) {
 			xwrite(&m.out);
+			stats_tick(&m.stats);
 			continue;
 		}
+		stats_add(&m.stats, S_LINES, 1);
 		if (r == LINES_TOOLONG && reveal) {
 			obuf_puts(&m.out, "null\n");
 			m.unrevealed++;
-		} else if (r == LINES_TOOLONG)
+		} else if (r == LINES_TOOLONG) {
 			write_reject(&m.out, "line longer than 6 MiB", NULL, 0);
+			stats_add(&m.stats, S_REJECTED, 1);
+			stats_reason(&m.stats, "line longer than 6 MiB", 22);
+		}
 		else if (reveal)
 			reveal_line(&m, line, len);
 		else
 			mask_line(&m, line, len);
-		if (m.out.len >= TOOL_OUT_CHUNK)
+		if (m.out.len >= TOOL_OUT_CHUNK) {
 			xwrite(&m.out);
+			stats_tick(&m.stats);
+		}
 	}
 	if (m.unrevealed > 0)
 		warnx("%ld line(s) held masks this key cannot reveal",
 		    m.unrevealed);
+	stats_finish(&m.stats);
 	mask_key_free(m.key);
 	jfields_free(&m.line);
 	jfields_free(&m.body);

@@ -26,9 +26,13 @@
 #include "login.h"
 #include "sqs.h"
 #include "sqstool.h"
+#include "stats.h"
 #include "tool.h"
 
 #define BATCH 10		/* the most DeleteMessageBatch takes */
+
+enum { S_DELETED, S_STALE, S_FAILED, S_PARKED, S_CALLS };
+static struct stats stats;	/* counted from every thread */
 
 enum { A_MESSAGE_ID, A_RECEIPT_HANDLE, A_REJECT, A_BODY, A_COUNT };
 
@@ -53,6 +57,8 @@ usage(FILE *f)
 	    "                           send the body of each reject line to this\n"
 	    "                           queue, then delete the message (needs\n"
 	    "                           pii-mask --reject-body)\n"
+	    "  -c, --concurrency N      N deletes in flight at once, 1-64 (default 1)\n"
+	    STATS_USAGE
 	    "  -h, --help               show this help\n"
 	    "\n"
 	    "Exit status: 0 all deleted (or their handles had expired), 1 some\n"
@@ -77,17 +83,25 @@ batch_send(struct sqs *q, struct batch *b)
 	enum sqs_status st;
 	size_t failed = 0;
 
+	struct timespec t0;
+
 	if (b->n == 0)
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((st = sqs_delete_batch(q, b->entry, b->n)) != SQS_OK)
 		errx(sqstool_exit_status(st), "%s", sqs_error(q));
+	stats_latency(&stats, &t0);
+	stats_add(&stats, S_CALLS, 1);
 	for (size_t i = 0; i < b->n; i++) {
 		const char *id = b->message_id[i] ? b->message_id[i] :
 		    "(no message_id)";
 
-		if (b->entry[i].deleted)
+		if (b->entry[i].deleted) {
+			stats_add(&stats, S_DELETED, 1);
 			continue;
+		}
 		if (b->entry[i].stale) {
+			stats_add(&stats, S_STALE, 1);
 			/* Not an error of ours: the visibility timeout ran
 			 * out, the message comes back, and pg-load's ledger
 			 * keeps it from being stored twice. */
@@ -97,6 +111,7 @@ batch_send(struct sqs *q, struct batch *b)
 			continue;
 		}
 		warnx("message %s not deleted: %s", id, b->entry[i].code);
+		stats_add(&stats, S_FAILED, 1);
 		failed++;
 	}
 	batch_clear(b);
@@ -122,8 +137,10 @@ park(struct sqs *dlq, const struct jfields_field *id,
 			    "queue");
 		return 0;
 	}
-	if ((st = sqs_send(dlq, body->str, body->len)) == SQS_OK)
+	if ((st = sqs_send(dlq, body->str, body->len)) == SQS_OK) {
+		stats_add(&stats, S_PARKED, 1);
 		return 1;
+	}
 	if (st == SQS_EREFUSED)
 		errx(EXIT_CONFIG, "dead-letter queue: %s", sqs_error(dlq));
 	warnx("message %.*s not parked: %s", id->type == JF_STRING ?
@@ -235,6 +252,7 @@ main(int argc, char *argv[])
 		SQSTOOL_LONGOPTS,
 		{ "dead-letter-queue", required_argument, NULL, 'D' },
 		{ "concurrency", required_argument, NULL, 'c' },
+		STATS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -253,9 +271,11 @@ main(int argc, char *argv[])
 	struct lines in;
 	int c;
 
-	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS "D:c:h", longopts,
+	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS STATS_SHORTOPTS "D:c:h",
+	    longopts,
 	    NULL)) != -1) {
-		if (sqstool_option(&t, c, optarg))
+		if (sqstool_option(&t, c, optarg) ||
+		    stats_option(&stats, c, optarg))
 			continue;
 		switch (c) {
 		case 'D':
@@ -289,6 +309,8 @@ main(int argc, char *argv[])
 		err(EXIT_IO, "buffers");
 	jfields_init(&parser, LOGIN_MAX_DEPTH, 0);
 	pool.t = &t;
+	stats_init(&stats, "sqs-ack", (const char *const[]){ "deleted",
+	    "stale", "failed", "parked", "calls", NULL }, "deleted");
 	for (size_t i = 0; i < pool.cap; i++)
 		if ((errno = pthread_create(&threads[i], NULL, deleter,
 		    &pool)) != 0)
@@ -315,8 +337,10 @@ main(int argc, char *argv[])
 			    in.lineno);
 			unusable++;
 		}
-		if (b->n == BATCH)
+		if (b->n == BATCH) {
 			submit(&pool, &b);
+			stats_tick(&stats);
+		}
 	}
 	submit(&pool, &b);	/* at the end, or when stopped */
 	pthread_mutex_lock(&pool.mu);
@@ -325,6 +349,7 @@ main(int argc, char *argv[])
 	pthread_mutex_unlock(&pool.mu);
 	for (size_t i = 0; i < pool.cap; i++)
 		pthread_join(threads[i], NULL);
+	stats_finish(&stats);
 	free(b);
 	jfields_free(&parser);
 	lines_free(&in);

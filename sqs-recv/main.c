@@ -22,6 +22,7 @@
 #include "jsonw.h"
 #include "sqs.h"
 #include "sqstool.h"
+#include "stats.h"
 #include "tool.h"
 
 static void
@@ -37,13 +38,15 @@ usage(FILE *f)
 	    "\n"
 	    SQSTOOL_USAGE
 	    "  -n, --max-messages N         stop after N messages\n"
-	    "  -e, --until-empty            stop when a receive returns nothing\n"
+	    "  -e, --until-empty            stop when a receive returns nothing (with\n"
+	    "                               --concurrency N: N receives in a row)\n"
 	    "  -w, --wait-seconds S         long-poll time, 0-20 (default 20,\n"
 	    "                               or 1 with --until-empty)\n"
 	    "  -v, --visibility-timeout S   hide received messages for S seconds\n"
 	    "                               (default: the queue's setting)\n"
 	    "  -c, --concurrency N          N receives in flight at once, 1-64\n"
 	    "                               (default 1); output order then varies\n"
+	    STATS_USAGE
 	    "  -h, --help                   show this help\n"
 	    "\n"
 	    "Environment: AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, AWS_REGION,\n"
@@ -89,8 +92,13 @@ struct recv {
 	int until_empty, wait, visibility;
 	pthread_mutex_t mu;	/* guards what follows, and stdout */
 	long received, asked;	/* messages written; asked for, in flight */
-	int empty;		/* a receive came back empty: stop */
+	int empty;		/* stop: the queue looks empty */
+	long empties;		/* consecutive empty receives */
+	long concurrency;
+	struct stats stats;
 };
+
+enum { S_RECEIVED, S_RECEIVES, S_EMPTY, S_SKIPPED };
 
 /* One receiver: receives, writes whole batches, until told to stop. */
 static void *
@@ -103,6 +111,7 @@ receiver(void *arg)
 	for (;;) {
 		int want, got, skipped;
 		enum sqs_status st;
+		struct timespec t0;
 
 		pthread_mutex_lock(&r->mu);
 		want = r->max == 0 || r->max - r->asked >= 10 ? 10 :
@@ -114,8 +123,14 @@ receiver(void *arg)
 		r->asked += want;
 		pthread_mutex_unlock(&r->mu);
 
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		st = sqs_receive(q, want, r->wait, r->visibility, write_message,
 		    &out, &got, &skipped);
+		stats_latency(&r->stats, &t0);
+		stats_add(&r->stats, S_RECEIVES, 1);
+		stats_add(&r->stats, S_RECEIVED, got);
+		stats_add(&r->stats, S_SKIPPED, skipped);
+		stats_add(&r->stats, S_EMPTY, got == 0);
 		if (st != SQS_OK)
 			errx(sqstool_exit_status(st), "%s", sqs_error(q));
 		if (skipped > 0)
@@ -125,8 +140,13 @@ receiver(void *arg)
 		xwrite(&out);
 		r->received += got;
 		r->asked -= want - got;	/* ask again for what did not come */
-		if (got == 0 && skipped == 0 && r->until_empty)
+		/* With N receivers, one empty answer may only mean the others
+		 * hold the visible messages: empty is N empty answers in a
+		 * row. */
+		r->empties = got == 0 && skipped == 0 ? r->empties + 1 : 0;
+		if (r->until_empty && r->empties >= r->concurrency)
 			r->empty = 1;
+		stats_tick(&r->stats);	/* under the lock: one thread at a time */
 		pthread_mutex_unlock(&r->mu);
 	}
 	sqs_close(q);
@@ -144,18 +164,21 @@ main(int argc, char *argv[])
 		{ "wait-seconds", required_argument, NULL, 'w' },
 		{ "visibility-timeout", required_argument, NULL, 'v' },
 		{ "concurrency", required_argument, NULL, 'c' },
+		STATS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct recv r = { .t.sqs.stop = &sqstool_stop, .wait = -1,
-	    .visibility = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
+	    .visibility = -1, .concurrency = 1,
+	    .mu = PTHREAD_MUTEX_INITIALIZER };
 	pthread_t threads[64];
-	long concurrency = 1;
 	int c;
 
-	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS "n:ew:v:c:h",
+	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS STATS_SHORTOPTS
+	    "n:ew:v:c:h",
 	    longopts, NULL)) != -1) {
-		if (sqstool_option(&r.t, c, optarg))
+		if (sqstool_option(&r.t, c, optarg) ||
+		    stats_option(&r.stats, c, optarg))
 			continue;
 		switch (c) {
 		case 'n':
@@ -172,7 +195,7 @@ main(int argc, char *argv[])
 			    "--visibility-timeout", 0, 43200);
 			break;
 		case 'c':
-			concurrency = xnumber(optarg, "--concurrency", 1, 64);
+			r.concurrency = xnumber(optarg, "--concurrency", 1, 64);
 			break;
 		case 'h':
 			usage(stdout);
@@ -194,10 +217,13 @@ main(int argc, char *argv[])
 	sqs_close(xsqs_open(&r.t));	/* configuration errors before threads */
 	tool_init_output();
 	sqstool_catch_signals();
-	for (long i = 0; i < concurrency; i++)
+	stats_init(&r.stats, "sqs-recv", (const char *const[]){ "received",
+	    "receives", "empty_receives", "skipped", NULL }, "received");
+	for (long i = 0; i < r.concurrency; i++)
 		if ((errno = pthread_create(&threads[i], NULL, receiver, &r)) != 0)
 			err(EXIT_IO, "starting a receiver thread");
-	for (long i = 0; i < concurrency; i++)
+	for (long i = 0; i < r.concurrency; i++)
 		pthread_join(threads[i], NULL);
+	stats_finish(&r.stats);
 	xexit(NULL, EXIT_OK);
 }

@@ -300,5 +300,6 @@ rows() {
 	/usr/bin/time -f %M -o "$BATS_TEST_TMPDIR/rss" pg-load <"$BATS_TEST_TMPDIR/all" >/dev/null
 	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 200000 ]
 	echo "peak RSS $(cat "$BATS_TEST_TMPDIR/rss") KiB"
-	[ "$(cat "$BATS_TEST_TMPDIR/rss")" -lt 32768 ]
+	# (AddressSanitizer's shadow memory and quarantine are not ours)
+	[ -n "${FA_SANITIZED:-}" ] || [ "$(cat "$BATS_TEST_TMPDIR/rss")" -lt 32768 ]
 }

@@ -1,0 +1,79 @@
+/*
+ * stats.h - what a tool counts, and three ways to show it: with --stats,
+ * a one-line JSON summary on stderr at exit and, while stderr is a
+ * terminal, a progress line; with --metrics-file, Prometheus text-format
+ * metrics written atomically (every 10 s and at exit) for node_exporter's
+ * textfile collector.
+ *
+ * Counters are atomic: pg-load counts from two threads.  Names are fixed
+ * by the tool; reject reasons (fixed phrases, no data) are counted by
+ * reason.
+ */
+#ifndef STATS_H
+#define STATS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <time.h>
+
+#define STATS_MAX 8		/* counters per tool */
+#define STATS_MAX_REASONS 48
+
+struct stats {
+	const char *tool;
+	const char *names[STATS_MAX];	/* e.g. "received" */
+	atomic_long counts[STATS_MAX];
+	size_t n;
+	const char *rate_of;	/* the counter the rate is of */
+	/* reasons of rejects, counted by reason (guarded by a spin flag) */
+	atomic_flag reasons_busy;
+	char *reasons[STATS_MAX_REASONS];
+	long reason_counts[STATS_MAX_REASONS];
+	size_t nreasons;
+	/* batch latency, in microseconds: sum, count, last */
+	atomic_long latency_sum_us, latency_count, latency_last_us;
+	struct timespec start, last_tick;
+	const char *metrics_path;	/* NULL: none */
+	int progress;		/* stderr is a terminal */
+	int enabled;		/* --stats */
+};
+
+/* The options every tool takes, for getopt_long, and their help. */
+#define STATS_LONGOPTS							\
+	{ "stats", no_argument, NULL, 'S' },				\
+	{ "metrics-file", required_argument, NULL, 'M' }
+#define STATS_SHORTOPTS "SM:"
+#define STATS_USAGE							\
+	"  -S, --stats              a one-line JSON summary on stderr at exit\n" \
+	"  -M, --metrics-file PATH  Prometheus metrics, rewritten atomically\n"
+
+/* Takes option c if it is one of the above; returns 1 if it was. */
+int stats_option(struct stats *s, int c, const char *arg);
+
+/* Starts counting for tool with the counters named (NULL-terminated);
+ * rate_of names the one whose rate the summary gives. */
+void stats_init(struct stats *s, const char *tool, const char *const *names,
+    const char *rate_of);
+
+/* Adds n to the counter at index i. */
+static inline void
+stats_add(struct stats *s, size_t i, long n)
+{
+	atomic_fetch_add_explicit(&s->counts[i], n, memory_order_relaxed);
+}
+
+/* Counts one reject of that reason (a fixed phrase). */
+void stats_reason(struct stats *s, const char *reason, size_t len);
+
+/* Records how long one batch took, from t0. */
+void stats_latency(struct stats *s, const struct timespec *t0);
+
+/* Called often: at most once a second, updates the progress line and
+ * (every 10 s) the metrics file. */
+void stats_tick(struct stats *s);
+
+/* At exit: ends the progress line, writes the metrics file and, with
+ * --stats, the summary.  Never fails the tool: errors are warnings. */
+void stats_finish(struct stats *s);
+
+#endif
