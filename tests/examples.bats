@@ -33,7 +33,7 @@ examples() {
 
 run_examples() {
 	local cmd n=0
-	cd "$SANDBOX"
+	cd "$SANDBOX" || return 1
 	while IFS= read -r cmd; do
 		n=$((n + 1))
 		run bash -c "set -o pipefail; $cmd" </dev/null
