@@ -1,4 +1,5 @@
 # fetch-awards - see README.md.  GNU make.
+SHELL := /bin/bash
 
 CFLAGS ?= -O2 -g
 PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
@@ -45,6 +46,28 @@ tests/unit/bin/%: tests/unit/%.c common/libcommon.a
 	@mkdir -p tests/unit/bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< common/libcommon.a $(UNIT_LIBS) $(LDLIBS)
 
+# libFuzzer harnesses (clang): each parser, built with ASan and UBSan.
+FUZZERS := $(patsubst fuzz/%.c,fuzz/bin/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -I$(PG_INCLUDE) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 10
+
+fuzz/bin/%: fuzz/%.c $(COMMON_SRC)
+	@mkdir -p fuzz/bin
+	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(UNIT_LIBS)
+
+# A bounded run of every fuzzer from its corpus in fuzz/corpus (new finds
+# go to a scratch directory, not into the tree).  Longer: FUZZ_SECONDS=600.
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+		name=$${f##*/fuzz_}; scratch=$$(mktemp -d); \
+		echo "fuzzing $$name for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+		    $$scratch fuzz/corpus/$$name 2>&1 | grep -E '^stat::number_of_executed_units|ERROR|SUMMARY' ; \
+		status=$${PIPESTATUS[0]}; rm -rf $$scratch; \
+		[ "$$status" -eq 0 ] || exit 1; \
+	done
+
 deps:
 	@scripts/install-deps
 
@@ -55,6 +78,7 @@ unit: $(UNIT_BINS)
 check: deps
 	$(MAKE) all unit lint
 	tests/run
+	$(MAKE) fuzz FUZZ_SECONDS=5
 
 demo: deps
 	$(MAKE) all
@@ -81,9 +105,9 @@ install: all
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
 
 clean:
-	rm -rf bin tests/unit/bin common/libcommon.a */*.o */*.d tests/unit/*.d $(MANS)
+	rm -rf bin tests/unit/bin fuzz/bin common/libcommon.a */*.o */*.d tests/unit/*.d $(MANS)
 
-.PHONY: all deps unit check demo asan bench lint install clean
+.PHONY: all deps unit check demo asan bench fuzz lint install clean
 .SECONDARY: $(TOOLS:%=%/main.o)
 
 -include $(COMMON_SRC:.c=.d) $(TOOLS:%=%/main.d)
