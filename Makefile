@@ -71,7 +71,11 @@ fuzz: $(FUZZERS)
 deps:
 	@scripts/install-deps
 
-unit: $(UNIT_BINS)
+# The write-failure shim the fault tests preload.
+tests/inject_errors.so: tests/inject_errors.c
+	$(CC) -O2 -g -fPIC -shared -Wall -Wextra -Werror -o $@ $< -ldl
+
+unit: $(UNIT_BINS) tests/inject_errors.so
 	@for t in $(UNIT_BINS); do $$t || exit 1; done
 
 # The whole suite; installs what it needs first, like .ci/run.
@@ -105,7 +109,7 @@ install: all
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
 
 clean:
-	rm -rf bin tests/unit/bin fuzz/bin common/libcommon.a */*.o */*.d tests/unit/*.d $(MANS)
+	rm -rf bin tests/unit/bin fuzz/bin tests/inject_errors.so common/libcommon.a */*.o */*.d tests/unit/*.d $(MANS)
 
 .PHONY: all deps unit check demo asan bench fuzz lint install clean
 .SECONDARY: $(TOOLS:%=%/main.o)
