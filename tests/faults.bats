@@ -76,3 +76,79 @@ inject() {
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
 	[ "$(fa_psql -c "SELECT count(*), count(DISTINCT user_id) FROM user_logins")" = "24|24" ]
 }
+
+# The pid of STAGE among the children of the pipeline whose leader is $1.
+stage_pid() {
+	pgrep -g "$(ps -o pgid= -p "$1" | tr -d ' ')" -x "$2" | head -1
+}
+
+@test "SIGKILL of each stage at random moments, five times each; then a drain: every valid message once, every invalid still queued" {
+	fa_queue "kill-$RANDOM" 1000	# rejects stay on the main queue
+	createdb "kill_$BATS_TEST_NUMBER"
+	export PGDATABASE="kill_$BATS_TEST_NUMBER" PII_MASK_KEY_FILE=$KEY
+	pg-load --create </dev/null
+	sample=$BATS_TEST_DIRNAME/fixtures/sample-logins.ndjson
+	for _ in $(seq 10); do cat "$sample"; done >"$BATS_TEST_TMPDIR/msgs"	# 240 valid, 60 invalid
+	fa_send "$QUEUE_URL" <"$BATS_TEST_TMPDIR/msgs"
+	kills=0
+	for stage in sqs-recv pii-mask pg-load sqs-ack; do
+		for _ in 1 2 3 4 5; do
+			setsid ./pipeline.sh --wait-seconds 1 --visibility-timeout 2 --batch-rows 20 \
+			    --flush-ms 50 >/dev/null 2>&1 3>&- &
+			leader=$!
+			sleep "0.$((RANDOM % 9 + 1))"
+			pid=$(stage_pid "$leader" "$stage" || true)
+			if [ -n "$pid" ]; then
+				kill -KILL "$pid" && kills=$((kills + 1))
+			fi
+			sleep 0.2
+			kill -TERM -- "-$(ps -o pgid= -p "$leader" | tr -d ' ')" 2>/dev/null || true
+			wait "$leader" || true
+		done
+	done
+	echo "stages killed: $kills"
+	[ "$kills" -ge 16 ]
+	sleep 2.5	# every message visible again
+	./pipeline.sh --until-empty --wait-seconds 1 --visibility-timeout 30 >/dev/null 2>&1 || true
+	# 240 valid messages, 24 distinct logins each sent 10 times as distinct messages
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 240 ]
+	[ "$(fa_psql -c "SELECT sum(cardinality(message_ids)) FROM user_logins_ledger")" -eq 240 ]
+	[ "$(fa_psql -c "SELECT count(*) FROM (SELECT user_id FROM user_logins GROUP BY user_id HAVING count(*) <> 10) x")" -eq 0 ]
+	[ "$(fa_queue_count "$QUEUE_URL")" -eq 60 ]
+}
+
+@test "an SQS outage mid-run (moto frozen with SIGSTOP) is waited out; nothing lost" {
+	fa_queue "outage-$RANDOM"
+	createdb "outage_$BATS_TEST_NUMBER"
+	export PGDATABASE="outage_$BATS_TEST_NUMBER" PII_MASK_KEY_FILE=$KEY
+	sample=$BATS_TEST_DIRNAME/fixtures/sample-logins.ndjson
+	for _ in $(seq 5); do head -24 "$sample"; done | fa_send "$QUEUE_URL"
+	./pipeline.sh --until-empty --wait-seconds 1 --create --batch-rows 10 >/dev/null \
+	    2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	sleep 0.3
+	kill -STOP "$FA_MOTO_PID"
+	sleep 3
+	kill -CONT "$FA_MOTO_PID"
+	wait "$pid"
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 120 ]
+	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
+}
+
+@test "the key is never on a command line or in an environment that ps shows" {
+	fa_queue "key-$RANDOM"
+	createdb "key_$BATS_TEST_NUMBER"
+	export PGDATABASE="key_$BATS_TEST_NUMBER" PII_MASK_KEY_FILE=$KEY
+	head -5 "$BATS_TEST_DIRNAME/fixtures/sample-logins.ndjson" | fa_send "$QUEUE_URL"
+	setsid ./pipeline.sh --wait-seconds 1 --create >/dev/null 2>&1 3>&- &
+	pid=$!
+	sleep 1
+	secret=$(tr -d ' \n' <"$KEY")
+	ps -eo args >"$BATS_TEST_TMPDIR/ps"
+	cat /proc/[0-9]*/environ 2>/dev/null | tr '\0' '\n' >"$BATS_TEST_TMPDIR/env" || true
+	kill -TERM -- "-$pid" 2>/dev/null || true	# its whole process group
+	wait "$pid" || true
+	grep -q pii-mask "$BATS_TEST_TMPDIR/ps"	# it was running
+	run grep -F "${secret:0:16}" "$BATS_TEST_TMPDIR/ps" "$BATS_TEST_TMPDIR/env"
+	[ "$status" -eq 1 ]
+}
