@@ -186,9 +186,12 @@ batch_add(struct batch *b, struct jfields_parser *p, const char *line,
 	return 1;
 }
 
-/* Batches handed from the reader to the delete workers. */
+/* Batches handed from the reader to the delete workers; with one worker
+ * there is no thread: the reader sends (a hand-off per batch costs more
+ * CPU than the call). */
 struct pool {
 	struct sqstool *t;
+	struct sqs *inline_q;	/* concurrency 1: the reader's own client */
 	pthread_mutex_t mu;
 	pthread_cond_t more, room;
 	struct batch *queue[64];
@@ -235,6 +238,10 @@ submit(struct pool *p, struct batch **bp)
 {
 	if ((*bp)->n == 0)
 		return;
+	if (p->inline_q != NULL) {
+		p->failed += batch_send(p->inline_q, *bp);
+		return;		/* batch_send emptied it */
+	}
 	pthread_mutex_lock(&p->mu);
 	while (p->count == p->cap)
 		pthread_cond_wait(&p->room, &p->mu);
@@ -309,9 +316,11 @@ main(int argc, char *argv[])
 		err(EXIT_IO, "buffers");
 	jfields_init(&parser, LOGIN_MAX_DEPTH, 0);
 	pool.t = &t;
+	if (pool.cap == 1)
+		pool.inline_q = xsqs_open(&t);
 	stats_init(&stats, "sqs-ack", (const char *const[]){ "deleted",
 	    "stale", "failed", "parked", "calls", NULL }, "deleted");
-	for (size_t i = 0; i < pool.cap; i++)
+	for (size_t i = 0; pool.inline_q == NULL && i < pool.cap; i++)
 		if ((errno = pthread_create(&threads[i], NULL, deleter,
 		    &pool)) != 0)
 			err(EXIT_IO, "starting a delete thread");
@@ -347,8 +356,9 @@ main(int argc, char *argv[])
 	pool.done = 1;
 	pthread_cond_broadcast(&pool.more);
 	pthread_mutex_unlock(&pool.mu);
-	for (size_t i = 0; i < pool.cap; i++)
+	for (size_t i = 0; pool.inline_q == NULL && i < pool.cap; i++)
 		pthread_join(threads[i], NULL);
+	sqs_close(pool.inline_q);
 	stats_finish(&stats);
 	free(b);
 	jfields_free(&parser);

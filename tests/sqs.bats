@@ -258,12 +258,15 @@ sys.stdout.buffer.write(b)' >"$BATS_TEST_TMPDIR/body"
 	done
 }
 
-@test "--concurrency: N receivers and N deleters lose nothing and repeat nothing" {
+@test "--concurrency: N receivers and N deleters lose nothing" {
 	seq 230 | fa_send "$QUEUE_URL"
 	sqs-recv --concurrency 8 --until-empty --wait-seconds 0 >"$BATS_TEST_TMPDIR/out"
-	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq 230 ]
+	# SQS delivers at least once (moto, under concurrent receives, now and
+	# then hands one message to two of them): every message is there, a
+	# repeat is allowed, and pg-load's ledger stores it once.
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 230 ]
 	[ "$(jq -r .message_id "$BATS_TEST_TMPDIR/out" | sort -u | wc -l)" -eq 230 ]
-	[ "$(jq -r .body "$BATS_TEST_TMPDIR/out" | sort -n | paste -sd+ | bc)" -eq $((230 * 231 / 2)) ]
+	[ "$(jq -r .body "$BATS_TEST_TMPDIR/out" | sort -nu | paste -sd+ | bc)" -eq $((230 * 231 / 2)) ]
 	sqs-ack --concurrency 8 <"$BATS_TEST_TMPDIR/out"
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
 }
