@@ -98,6 +98,23 @@ asan: deps
 bench: all
 	bench/run
 
+# The whole suite with every tool run under valgrind (memcheck); each run
+# logs to a file, and the verdict is on those logs, so a test that only
+# failed from valgrind's slowness is told apart from a memory error.
+# Not in make check: it takes a quarter of an hour.
+valgrind: all
+	@rm -rf tests/valgrind && mkdir -p tests/valgrind/bin tests/valgrind/logs
+	@for t in $(TOOLS); do \
+		printf '#!/bin/sh\nexec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file=%s/tests/valgrind/logs/%s.%%p "%s/bin/%s" "$$@"\n' \
+		    "$$PWD" "$$t" "$$PWD" "$$t" >tests/valgrind/bin/$$t; \
+		chmod +x tests/valgrind/bin/$$t; \
+	done
+	-FETCH_AWARDS_BIN=$$PWD/tests/valgrind/bin FA_SANITIZED=1 tests/run
+	@n=$$(ls tests/valgrind/logs | wc -l); \
+	bad=$$(grep -l '==[0-9]*== [A-Z]' tests/valgrind/logs/* 2>/dev/null | wc -l); \
+	echo "valgrind: $$n tool runs, $$bad with errors"; \
+	[ "$$bad" -eq 0 ] || { grep -h -A12 '==[0-9]*== [A-Z]' tests/valgrind/logs/* | head -80; exit 1; }
+
 lint:
 	shellcheck -x pipeline.sh scripts/install-deps scripts/demo tests/run tests/lib.bash .ci/run \
 	    bench/run bench/*.sh
@@ -109,9 +126,9 @@ install: all
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
 
 clean:
-	rm -rf bin tests/unit/bin fuzz/bin tests/inject_errors.so common/libcommon.a */*.o */*.d tests/unit/*.d $(MANS)
+	rm -rf bin tests/unit/bin fuzz/bin tests/inject_errors.so tests/valgrind common/libcommon.a */*.o */*.d tests/unit/*.d $(MANS)
 
-.PHONY: all deps unit check demo asan bench fuzz lint install clean
+.PHONY: all deps unit check demo asan bench fuzz valgrind lint install clean
 .SECONDARY: $(TOOLS:%=%/main.o)
 
 -include $(COMMON_SRC:.c=.d) $(TOOLS:%=%/main.d)

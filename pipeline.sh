@@ -24,7 +24,8 @@ that take them: --queue-url to sqs-recv and sqs-ack; --until-empty,
 --retry-seconds to pg-load; --protocol to sqs-recv and sqs-ack;
 --dead-letter-queue to sqs-ack (rejected messages are parked there at once,
 pii-mask carrying their bodies).  The environment of each tool applies
-(SQS_QUEUE_URL, PII_MASK_KEY_FILE, PG*, AWS_*).
+(SQS_QUEUE_URL, PII_MASK_KEY_FILE, PG*, AWS_*); FETCH_AWARDS_BIN names the
+directory of the tools (default: beside this script).
 
 Exit status: 0 all stages succeeded; otherwise the status of the failing
 stage (1 partial, 2 usage, 3 configuration, 4 I/O, 5 SQS, 6 PostgreSQL).
@@ -98,10 +99,12 @@ if [ "$jobs" -gt 1 ]; then
 	exit "$blame"
 fi
 
-# The tools beside this script (bin/ in the source tree, or the same
-# directory once installed), else the PATH.
+# The tools in $FETCH_AWARDS_BIN, else beside this script (bin/ in the
+# source tree, or the same directory once installed), else the PATH.
 here=$(dirname "$0")
-if [ -x "$here/bin/sqs-recv" ]; then
+if [ -n "${FETCH_AWARDS_BIN:-}" ]; then
+	bin="$FETCH_AWARDS_BIN/"
+elif [ -x "$here/bin/sqs-recv" ]; then
 	bin="$here/bin/"
 elif [ -x "$here/sqs-recv" ]; then
 	bin="$here/"

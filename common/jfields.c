@@ -2,7 +2,6 @@
  * jfields.c - pick named fields out of one JSON object.  See jfields.h.
  */
 #include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -535,14 +535,14 @@ exec_prepared(struct store *s, const char *name, const char *what, int n,
 	return OK;
 }
 
-/* Sorts item indices by ledger second (ties in input order). */
-static struct store *sort_store;
-
+/* Sorts item indices by ledger second (ties in input order); ctx is the
+ * store. */
 static int
-by_second(const void *a, const void *b)
+by_second(const void *a, const void *b, void *ctx)
 {
-	const struct store_item *x = &sort_store->items[*(const size_t *)a];
-	const struct store_item *y = &sort_store->items[*(const size_t *)b];
+	const struct store *s = ctx;
+	const struct store_item *x = &s->items[*(const size_t *)a];
+	const struct store_item *y = &s->items[*(const size_t *)b];
 	long long sx = second_of(x), sy = second_of(y);
 
 	if (sx != sy)
@@ -579,8 +579,7 @@ order_by_second(struct store *s)
 		else
 			order[(*n)++] = i;
 	}
-	sort_store = s;
-	qsort(order, *n, sizeof(*order), by_second);
+	qsort_r(order, *n, sizeof(*order), by_second, s);
 	return 0;
 }
 

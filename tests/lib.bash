@@ -8,7 +8,9 @@
 # shell started and removes its files, even after a failure.
 
 FA_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export PATH="$FA_TOP/bin:$PATH"
+# FETCH_AWARDS_BIN: where the tools are (make valgrind points it at
+# wrappers); pipeline.sh honours it too.
+export PATH="${FETCH_AWARDS_BIN:-$FA_TOP/bin}:$PATH"
 export LC_ALL=C
 PG_BIN=${PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 [ -x "$PG_BIN/initdb" ] || PG_BIN=/usr/lib/postgresql/15/bin
