@@ -77,9 +77,10 @@ inject() {
 	[ "$(fa_psql -c "SELECT count(*), count(DISTINCT user_id) FROM user_logins")" = "24|24" ]
 }
 
-# The pid of STAGE among the children of the pipeline whose leader is $1.
+# The pid of STAGE among the processes of the pipeline whose leader is $1,
+# by its command line (under make valgrind, the process is valgrind's).
 stage_pid() {
-	pgrep -g "$(ps -o pgid= -p "$1" | tr -d ' ')" -x "$2" | head -1
+	pgrep -g "$(ps -o pgid= -p "$1" | tr -d ' ')" -f "bin/$2( |$)" | tail -1
 }
 
 @test "SIGKILL of each stage at random moments, five times each; then a drain: every valid message once, every invalid still queued" {
