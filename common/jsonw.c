@@ -56,3 +56,12 @@ jsonw_string_or_null(struct obuf *b, const char *s, size_t n)
 	else
 		jsonw_string(b, s, n);
 }
+
+void
+jsonw_count_or_null(struct obuf *b, long long v)
+{
+	if (v >= 0)
+		obuf_putll(b, v);
+	else
+		obuf_puts(b, "null");
+}

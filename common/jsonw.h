@@ -15,4 +15,8 @@ void jsonw_string(struct obuf *b, const char *s, size_t n);
 /* Appends the string, or null when s is NULL. */
 void jsonw_string_or_null(struct obuf *b, const char *s, size_t n);
 
+/* Appends a count, or null when it is negative (the convention for
+ * "unknown" of sent_timestamp and receive_count). */
+void jsonw_count_or_null(struct obuf *b, long long v);
+
 #endif

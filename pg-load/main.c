@@ -94,15 +94,6 @@ ms_since(const struct timespec *t0)
 	    (now.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
-static void
-put_count(struct obuf *o, long long v)
-{
-	if (v >= 0)
-		obuf_putll(o, v);
-	else
-		obuf_puts(o, "null");
-}
-
 /* After COMMIT: an acknowledgement for each stored row with a receipt
  * handle, a reject line for each rejected or refused one. */
 static void
@@ -145,9 +136,9 @@ write_result(void *ctx, const struct store_result *r)
 	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
 	if (r->reason != NULL) {
 		obuf_puts(o, ",\"sent_timestamp\":");
-		put_count(o, ids->sent_timestamp);
+		jsonw_count_or_null(o, ids->sent_timestamp);
 		obuf_puts(o, ",\"receive_count\":");
-		put_count(o, ids->receive_count);
+		jsonw_count_or_null(o, ids->receive_count);
 	}
 	obuf_puts(o, "}\n");
 }

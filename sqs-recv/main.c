@@ -57,16 +57,6 @@ usage(FILE *f)
 	    "5 SQS failed.\n", f);
 }
 
-/* Appends a non-negative integer, or null for -1 (unknown). */
-static void
-put_count(struct obuf *o, long long v)
-{
-	if (v >= 0)
-		obuf_putll(o, v);
-	else
-		obuf_puts(o, "null");
-}
-
 static void
 write_message(void *ctx, const struct sqs_message *m)
 {
@@ -79,9 +69,9 @@ write_message(void *ctx, const struct sqs_message *m)
 	obuf_puts(o, ",\"body\":");
 	jsonw_string(o, m->body, m->body_len);
 	obuf_puts(o, ",\"sent_timestamp\":");
-	put_count(o, m->sent_timestamp);
+	jsonw_count_or_null(o, m->sent_timestamp);
 	obuf_puts(o, ",\"receive_count\":");
-	put_count(o, m->receive_count);
+	jsonw_count_or_null(o, m->receive_count);
 	obuf_puts(o, "}\n");
 }
 
