@@ -97,11 +97,11 @@ struct store {
 	long retry_ms;
 	int prepared;		/* statements prepared on this connection */
 	struct store_batch *b;	/* the batch being stored */
-	struct store_item *items;	/* its items (b->items) */
 	struct strset ids;	/* message id -> item, per attempt */
 	size_t *order;		/* items with ids, by ledger second */
 	size_t norder;
-	struct obuf p1, p2;	/* statement parameters being built */
+	struct obuf p1;		/* a statement parameter being built */
+	struct obuf ledger_rows;	/* binary COPY rows for the ledger */
 	char err[512];
 };
 
@@ -199,7 +199,7 @@ store_close(struct store *s)
 		return;
 	PQfinish(s->conn);
 	obuf_free(&s->p1);
-	obuf_free(&s->p2);
+	obuf_free(&s->ledger_rows);
 	strset_free(&s->ids);
 	free(s->order);
 	free(s);
@@ -409,39 +409,63 @@ refuse(struct store *s, struct store_item *it, const PGresult *res)
 	obuf_put(&s->b->reasons, buf, (size_t)n);
 }
 
-/* COPYs the tuples of items idx[0..n) in one command.  Returns the
- * result of the command (to be cleared by the caller), or NULL after a
- * failure to send. */
+/*
+ * Starts a binary COPY and sends its header.  Returns NULL when tuples
+ * can follow, else the failed result (to be cleared by the caller) or,
+ * after a failure to send, an empty result.
+ */
 static PGresult *
-copy_rows(struct store *s, const size_t *idx, size_t n)
+copy_start(struct store *s, const char *sql)
 {
 	static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-	PGresult *res = PQexec(s->conn, copy_sql), *r;
-	size_t i = 0;
+	PGresult *res = PQexec(s->conn, sql);
 
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 		return res;
 	PQclear(res);
 	if (PQputCopyData(s->conn, header, sizeof(header)) != 1)
-		return NULL;
-	while (i < n) {
-		/* Send runs of tuples that lie side by side in one call. */
-		const struct store_item *first = &s->items[idx[i]];
-		size_t end = first->tup + first->tup_len;
+		return PQmakeEmptyPGresult(s->conn, PGRES_FATAL_ERROR);
+	return NULL;
+}
 
-		while (++i < n && s->items[idx[i]].tup == end)
-			end += s->items[idx[i]].tup_len;
-		if (PQputCopyData(s->conn, s->b->data.p + first->tup,
-		    (int)(end - first->tup)) != 1)
-			return NULL;
-	}
+/* Sends the trailer, ends the COPY and returns its result (to be cleared
+ * by the caller), having read the command to its end as libpq requires. */
+static PGresult *
+copy_end(struct store *s)
+{
+	PGresult *res, *r;
+
 	if (PQputCopyData(s->conn, "\377\377", 2) != 1 ||
 	    PQputCopyEnd(s->conn, NULL) != 1)
-		return NULL;
+		return PQmakeEmptyPGresult(s->conn, PGRES_FATAL_ERROR);
 	res = PQgetResult(s->conn);
-	while ((r = PQgetResult(s->conn)) != NULL)	/* to the end */
+	while ((r = PQgetResult(s->conn)) != NULL)
 		PQclear(r);
 	return res;
+}
+
+/* COPYs the tuples of items idx[0..n) in one command.  Returns the
+ * result of the command, to be cleared by the caller. */
+static PGresult *
+copy_rows(struct store *s, const size_t *idx, size_t n)
+{
+	PGresult *res = copy_start(s, copy_sql);
+	size_t i = 0;
+
+	if (res != NULL)
+		return res;
+	while (i < n) {
+		/* Send runs of tuples that lie side by side in one call. */
+		const struct store_item *first = &s->b->items[idx[i]];
+		size_t end = first->tup + first->tup_len;
+
+		while (++i < n && s->b->items[idx[i]].tup == end)
+			end += s->b->items[idx[i]].tup_len;
+		if (PQputCopyData(s->conn, s->b->data.p + first->tup,
+		    (int)(end - first->tup)) != 1)
+			return PQmakeEmptyPGresult(s->conn, PGRES_FATAL_ERROR);
+	}
+	return copy_end(s);
 }
 
 /*
@@ -463,7 +487,7 @@ store_range(struct store *s, const size_t *idx, size_t n)
 	if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
 		PQclear(res);
 		for (size_t i = 0; i < n; i++)
-			s->items[idx[i]].fate = STORED;
+			s->b->items[idx[i]].fate = STORED;
 		return run(s, "RELEASE SAVEPOINT",
 		    "RELEASE SAVEPOINT batch_part");
 	}
@@ -478,7 +502,7 @@ store_range(struct store *s, const size_t *idx, size_t n)
 		return o;
 	}
 	if (n == 1) {
-		refuse(s, &s->items[idx[0]], res);
+		refuse(s, &s->b->items[idx[0]], res);
 		PQclear(res);
 		return OK;
 	}
@@ -541,8 +565,8 @@ static int
 by_second(const void *a, const void *b, void *ctx)
 {
 	const struct store *s = ctx;
-	const struct store_item *x = &s->items[*(const size_t *)a];
-	const struct store_item *y = &s->items[*(const size_t *)b];
+	const struct store_item *x = &s->b->items[*(const size_t *)a];
+	const struct store_item *y = &s->b->items[*(const size_t *)b];
 	long long sx = second_of(x), sy = second_of(y);
 
 	if (sx != sy)
@@ -565,7 +589,7 @@ order_by_second(struct store *s)
 	s->order = order;
 	strset_clear(&s->ids);
 	for (size_t i = 0; i < s->b->nitems; i++) {
-		struct store_item *it = &s->items[i];
+		struct store_item *it = &s->b->items[i];
 		int r;
 
 		if (it->is_reject || it->mid == NONE)
@@ -601,7 +625,7 @@ find_duplicates(struct store *s)
 		return OK;
 	obuf_clear(&s->p1);
 	for (size_t i = 0; i < n; i++) {
-		long long sec = second_of(&s->items[s->order[i]]);
+		long long sec = second_of(&s->b->items[s->order[i]]);
 
 		if (i == 0 || sec != last)
 			put_array_int(&s->p1, sec);
@@ -618,7 +642,7 @@ find_duplicates(struct store *s)
 	for (int row = 0; row < PQntuples(res); row++)
 		if (strset_get(&s->ids, PQgetvalue(res, row, 0),
 		    (size_t)PQgetlength(res, row, 0), &k))
-			s->items[k].fate = DUPLICATE;
+			s->b->items[k].fate = DUPLICATE;
 	PQclear(res);
 	return OK;
 }
@@ -637,7 +661,7 @@ put_id_array(struct store *s, struct obuf *b, const size_t *order, size_t lo,
 	put_be32(b, 0);		/* count, filled in below */
 	put_be32(b, 1);		/* lower bound */
 	for (size_t i = lo; i < hi; i++) {
-		const struct store_item *it = &s->items[order[i]];
+		const struct store_item *it = &s->b->items[order[i]];
 
 		if (it->fate != STORED)
 			continue;
@@ -659,21 +683,19 @@ put_id_array(struct store *s, struct obuf *b, const size_t *order, size_t lo,
 static enum outcome
 write_ledger(struct store *s)
 {
-	static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-	struct obuf *b = &s->p1;
-	PGresult *res, *r;
+	struct obuf *b = &s->ledger_rows;
+	PGresult *res;
 	enum outcome o = OK;
 	size_t lo, hi, n = s->norder;
 
 	obuf_clear(b);
-	obuf_put(b, header, sizeof(header));
 	for (lo = 0; lo < n; lo = hi) {
-		long long sec = second_of(&s->items[s->order[lo]]);
+		long long sec = second_of(&s->b->items[s->order[lo]]);
 		int any = 0;
 
-		for (hi = lo; hi < n && second_of(&s->items[s->order[hi]]) ==
+		for (hi = lo; hi < n && second_of(&s->b->items[s->order[hi]]) ==
 		    sec; hi++)
-			any |= s->items[s->order[hi]].fate == STORED;
+			any |= s->b->items[s->order[hi]].fate == STORED;
 		if (!any)
 			continue;
 		obuf_put(b, "\0\2", 2);
@@ -682,36 +704,24 @@ write_ledger(struct store *s)
 		put_be32(b, (uint32_t)sec);
 		put_id_array(s, b, s->order, lo, hi);
 	}
-	if (b->len == sizeof(header))
+	if (b->len == 0)
 		return OK;	/* nothing new */
-	obuf_put(b, "\377\377", 2);
 	if (b->oom) {
 		snprintf(s->err, sizeof(s->err), "out of memory");
 		return FATAL;
 	}
-	res = PQexec(s->conn, ledger_copy_sql);
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		set_error(s, "writing the ledger", res);
-		o = classify(s, res);
-		PQclear(res);
-		return o == ROW_ERROR ? FATAL : o;
+	if ((res = copy_start(s, ledger_copy_sql)) == NULL) {
+		if (PQputCopyData(s->conn, b->p, (int)b->len) != 1)
+			res = PQmakeEmptyPGresult(s->conn, PGRES_FATAL_ERROR);
+		else
+			res = copy_end(s);
 	}
-	PQclear(res);
-	if (PQputCopyData(s->conn, b->p, (int)b->len) != 1 ||
-	    PQputCopyEnd(s->conn, NULL) != 1) {
-		set_error(s, "writing the ledger", NULL);
-		return RETRY;
-	}
-	res = PQgetResult(s->conn);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		set_error(s, "writing the ledger", res);
-		o = classify(s, res);
-		if (o == ROW_ERROR)
+		if ((o = classify(s, res)) == ROW_ERROR)
 			o = FATAL;
 	}
 	PQclear(res);
-	while ((r = PQgetResult(s->conn)) != NULL)
-		PQclear(r);
 	return o;
 }
 
@@ -720,7 +730,7 @@ static enum outcome
 write_rejects(struct store *s)
 {
 	for (size_t i = 0; i < s->b->nitems; i++) {
-		const struct store_item *it = &s->items[i];
+		const struct store_item *it = &s->b->items[i];
 		char id[1024], reason[512], count[24];
 		const char *params[3] = { id, reason, NULL };
 		enum outcome o;
@@ -799,7 +809,7 @@ attempt(struct store *s)
 		goto rollback;
 	}
 	for (size_t i = 0; i < s->b->nitems; i++)
-		if (s->items[i].fate == PENDING)
+		if (s->b->items[i].fate == PENDING)
 			idx[n++] = i;
 	o = store_range(s, idx, n);
 	free(idx);
@@ -863,7 +873,6 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 	if (b->nitems == 0)
 		return 0;
 	s->b = b;
-	s->items = b->items;
 	if (s->b->text.oom || s->b->data.oom || s->b->reasons.oom) {
 		snprintf(s->err, sizeof(s->err), "out of memory");
 		clear_batch(b);
@@ -872,7 +881,7 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 	for (;;) {
 		/* Every attempt starts from the batch as it was added. */
 		for (size_t i = 0; i < s->b->nitems; i++)
-			s->items[i].fate = s->items[i].is_reject ? REJECTED :
+			s->b->items[i].fate = s->b->items[i].is_reject ? REJECTED :
 			    PENDING;
 		s->b->reasons.len = s->b->reasons_base;
 		if ((o = attempt(s)) == OK)
@@ -892,7 +901,7 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 		backoff(tries++);
 	}
 	for (size_t i = 0; i < s->b->nitems; i++) {
-		const struct store_item *it = &s->items[i];
+		const struct store_item *it = &s->b->items[i];
 		struct store_ids ids = {
 			.message_id = { it->mid == NONE ? NULL :
 			    s->b->text.p + it->mid, it->mid_len },
