@@ -6,14 +6,7 @@
 
 bats_require_minimum_version 1.5.0
 
-setup_file() {
-	. "$BATS_TEST_DIRNAME/lib.bash"
-	fa_services_up
-}
-
-teardown_file() {
-	fa_services_down
-}
+load services
 
 setup() {
 	. "$BATS_TEST_DIRNAME/lib.bash"
