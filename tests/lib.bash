@@ -28,24 +28,26 @@ fa_as_pg() {
 	fi
 }
 
-# fa_detached CMD...: runs CMD with no descriptor above 2 open, so a
-# server it starts holds none of ours (bats waits for its fd 3 to close;
-# a test waits for EOF on a pipe).
+# fa_detached CMD...: runs CMD with no descriptor above 2 open and stdin
+# from /dev/null, so a server it starts holds none of ours (bats waits for
+# its fd 3 to close; a test waits for EOF on a pipe).  It replaces the
+# shell it runs in: call it as `fa_detached CMD &`, where that shell is
+# the background job and $! becomes CMD's pid (what a later kill needs),
+# or in a subshell, `(fa_detached CMD)`.
 fa_detached() {
-	(
-		for fd in "/proc/$BASHPID/fd/"*; do
-			fd=${fd##*/}
-			if [ "$fd" -gt 2 ] 2>/dev/null; then
-				eval "exec $fd>&-"
-			fi
-		done
-		# exec a program (so $! is the server), run a function
-		if declare -F "$1" >/dev/null; then
-			"$@"
-		else
-			exec "$@"
+	local fd
+	for fd in "/proc/$BASHPID/fd/"*; do
+		fd=${fd##*/}
+		if [ "$fd" -gt 2 ] 2>/dev/null; then
+			eval "exec $fd>&-"
 		fi
-	) </dev/null
+	done
+	exec </dev/null
+	if declare -F "$1" >/dev/null; then
+		"$@"
+		exit
+	fi
+	exec "$@"
 }
 
 fa_pg_start() {
@@ -58,9 +60,9 @@ fa_pg_start() {
 		return 1
 	}
 	PGPORT=$(fa_free_port)
-	fa_detached fa_as_pg "$PG_BIN/pg_ctl" -D "$FA_PGDIR/data" -l "$FA_PGDIR/server.log" \
+	(fa_detached fa_as_pg "$PG_BIN/pg_ctl" -D "$FA_PGDIR/data" -l "$FA_PGDIR/server.log" \
 	    -o "-p $PGPORT -k $FA_PGDIR -c listen_addresses=127.0.0.1" \
-	    -w -t 60 start >/dev/null || {
+	    -w -t 60 start) >/dev/null || {
 		cat "$FA_PGDIR/server.log" >&2
 		return 1
 	}
@@ -77,9 +79,9 @@ fa_pg_running() {
 }
 
 fa_pg_restart_stopped() {
-	fa_detached fa_as_pg "$PG_BIN/pg_ctl" -D "$FA_PGDIR/data" -l "$FA_PGDIR/server.log" \
+	(fa_detached fa_as_pg "$PG_BIN/pg_ctl" -D "$FA_PGDIR/data" -l "$FA_PGDIR/server.log" \
 	    -o "-p $PGPORT -k $FA_PGDIR -c listen_addresses=127.0.0.1" \
-	    -w -t 60 start >/dev/null
+	    -w -t 60 start) >/dev/null
 }
 
 fa_moto_start() {
