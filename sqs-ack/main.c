@@ -190,7 +190,8 @@ batch_add(struct batch *b, struct jfields_parser *p, const char *line,
  * there is no thread: the reader sends (a hand-off per batch costs more
  * CPU than the call). */
 struct pool {
-	struct sqstool *t;
+	struct sqs *clients[64];	/* one per worker, opened by main() */
+	size_t taken;		/* clients handed to workers */
 	struct sqs *inline_q;	/* concurrency 1: the reader's own client */
 	pthread_mutex_t mu;
 	pthread_cond_t more, room;
@@ -204,7 +205,11 @@ static void *
 deleter(void *arg)
 {
 	struct pool *p = arg;
-	struct sqs *q = xsqs_open(p->t);
+	struct sqs *q;
+
+	pthread_mutex_lock(&p->mu);
+	q = p->clients[p->taken++];
+	pthread_mutex_unlock(&p->mu);
 
 	for (;;) {
 		struct batch *b;
@@ -228,7 +233,6 @@ deleter(void *arg)
 		p->failed += failed;
 		pthread_mutex_unlock(&p->mu);
 	}
-	sqs_close(q);
 	return NULL;
 }
 
@@ -303,7 +307,12 @@ main(int argc, char *argv[])
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
-	sqs_close(xsqs_open(&t));	/* configuration errors before threads */
+	/* Every client opened here, so that a configuration error is
+	 * reported once, before any thread runs. */
+	for (size_t i = 0; i < pool.cap; i++)
+		pool.clients[i] = xsqs_open(&t);
+	if (pool.cap == 1)
+		pool.inline_q = pool.clients[0];
 	if (dlq_url != NULL) {
 		dt = t;
 		dt.queue_url = dlq_url;
@@ -315,9 +324,7 @@ main(int argc, char *argv[])
 	    (b = calloc(1, sizeof(*b))) == NULL)
 		err(EXIT_IO, "buffers");
 	jfields_init(&parser, LOGIN_MAX_DEPTH, 0);
-	pool.t = &t;
-	if (pool.cap == 1)
-		pool.inline_q = xsqs_open(&t);
+
 	stats_init(&stats, "sqs-ack", (const char *const[]){ "deleted",
 	    "stale", "failed", "parked", "calls", NULL }, "deleted");
 	for (size_t i = 0; pool.inline_q == NULL && i < pool.cap; i++)
@@ -358,7 +365,8 @@ main(int argc, char *argv[])
 	pthread_mutex_unlock(&pool.mu);
 	for (size_t i = 0; pool.inline_q == NULL && i < pool.cap; i++)
 		pthread_join(threads[i], NULL);
-	sqs_close(pool.inline_q);
+	for (size_t i = 0; i < pool.cap; i++)
+		sqs_close(pool.clients[i]);
 	stats_finish(&stats);
 	free(b);
 	jfields_free(&parser);

@@ -90,13 +90,20 @@ struct recv {
 
 enum { S_RECEIVED, S_RECEIVES, S_EMPTY, S_SKIPPED };
 
+/* A receiver thread's own: the shared state and its client. */
+struct receiver {
+	struct recv *r;
+	struct sqs *q;
+	pthread_t thread;
+};
+
 /* One receiver: receives, writes whole batches, until told to stop. */
 static void *
 receiver(void *arg)
 {
-	struct recv *r = arg;
+	struct recv *r = ((struct receiver *)arg)->r;
+	struct sqs *q = ((struct receiver *)arg)->q;
 	struct obuf out = { .len = 0 };
-	struct sqs *q = xsqs_open(&r->t);
 
 	for (;;) {
 		int want, got, skipped;
@@ -139,7 +146,6 @@ receiver(void *arg)
 		stats_tick(&r->stats);	/* under the lock: one thread at a time */
 		pthread_mutex_unlock(&r->mu);
 	}
-	sqs_close(q);
 	obuf_free(&out);
 	return NULL;
 }
@@ -161,7 +167,7 @@ main(int argc, char *argv[])
 	struct recv r = { .t.sqs.stop = &sqstool_stop, .wait = -1,
 	    .visibility = -1, .concurrency = 1,
 	    .mu = PTHREAD_MUTEX_INITIALIZER };
-	pthread_t threads[64];
+	struct receiver workers[64];
 	int c;
 
 	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS STATS_SHORTOPTS
@@ -204,16 +210,22 @@ main(int argc, char *argv[])
 	if (r.wait < 0)
 		r.wait = r.until_empty ? 1 : 20;
 
-	sqs_close(xsqs_open(&r.t));	/* configuration errors before threads */
+	/* Every client opened here, so that a configuration error is
+	 * reported once, before any thread runs. */
+	for (long i = 0; i < r.concurrency; i++)
+		workers[i] = (struct receiver){ &r, xsqs_open(&r.t), 0 };
 	tool_init_output();
 	sqstool_catch_signals();
 	stats_init(&r.stats, "sqs-recv", (const char *const[]){ "received",
 	    "receives", "empty_receives", "skipped", NULL }, "received");
 	for (long i = 0; i < r.concurrency; i++)
-		if ((errno = pthread_create(&threads[i], NULL, receiver, &r)) != 0)
+		if ((errno = pthread_create(&workers[i].thread, NULL, receiver,
+		    &workers[i])) != 0)
 			err(EXIT_IO, "starting a receiver thread");
-	for (long i = 0; i < r.concurrency; i++)
-		pthread_join(threads[i], NULL);
+	for (long i = 0; i < r.concurrency; i++) {
+		pthread_join(workers[i].thread, NULL);
+		sqs_close(workers[i].q);
+	}
 	stats_finish(&r.stats);
 	xexit(NULL, EXIT_OK);
 }
