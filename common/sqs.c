@@ -3,10 +3,8 @@
  * See sqs.h.
  *
  * Each call builds its request for the protocol in use, sends it through
- * one reused curl handle, and parses the answer, JSON (yajl_tree) or XML
- * (xml.h), into the same small structures: messages, batch entries, an
- * error code and message.  Parsed strings are copied, NUL-terminated,
- * into q->strs and referred to by offset until the parse is over.
+ * one reused curl handle, and parses the answer, JSON or XML, into one
+ * struct sqsresp (sqsresp.h).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,13 +15,12 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <yajl/yajl_tree.h>
 
 #include "aws.h"
 #include "jsonw.h"
 #include "obuf.h"
 #include "sqs.h"
-#include "xml.h"
+#include "sqsresp.h"
 
 #define SQS_MAX_RESPONSE (64 << 20)	/* 10 messages of 1 MiB, escaped */
 #define SQS_MAX_BATCH 10
@@ -31,23 +28,6 @@
 #define SQS_BACKOFF_BASE_MS 100
 #define SQS_BACKOFF_CAP_MS 10000
 #define SQS_API_VERSION "2012-11-05"
-#define NONE ((size_t)-1)
-
-/* Members of values that yajl_tree_get() has already type-checked. */
-#define STR(v) ((v)->u.string)
-#define ARR(v) (&(v)->u.array)
-
-struct resp_msg {
-	size_t id, rh, body, md5;	/* offsets in strs, or NONE */
-	size_t body_len;
-	long long sent;
-	long receive_count;
-};
-
-struct resp_entry {
-	size_t id, code;	/* offsets in strs, or NONE */
-	int failed, sender_fault;
-};
 
 struct sqs {
 	CURL *curl;
@@ -61,17 +41,7 @@ struct sqs {
 	struct obuf req;	/* body of the request being sent */
 	struct obuf resp;	/* body of the last response */
 	int resp_overflow;
-	/* the last response, parsed */
-	struct obuf strs;
-	struct resp_msg msgs[SQS_MAX_BATCH];
-	size_t nmsgs;
-	struct resp_entry ents[SQS_MAX_BATCH];
-	size_t nents;
-	size_t err_code, err_msg, sent_md5;
-	/* XML walk state */
-	struct resp_msg cur;
-	struct resp_entry cur_ent;
-	size_t attr_name;
+	struct sqsresp ans;	/* the last response, parsed */
 	char err[512];
 };
 
@@ -162,7 +132,7 @@ sqs_close(struct sqs *q)
 	free(q->sigv4);
 	obuf_free(&q->req);
 	obuf_free(&q->resp);
-	obuf_free(&q->strs);
+	sqsresp_free(&q->ans);
 	free(q);
 }
 
@@ -197,217 +167,21 @@ backoff(int attempt)
 
 /* ---- parsing answers ------------------------------------------------ */
 
-/* Copies s[0..n) into strs, NUL-terminated; returns its offset. */
-static size_t
-keep(struct sqs *q, const char *s, size_t n)
-{
-	size_t off = q->strs.len;
-
-	obuf_put(&q->strs, s, n);
-	obuf_putc(&q->strs, '\0');
-	return off;
-}
-
-static const char *
-str_at(const struct sqs *q, size_t off)
-{
-	return off == NONE ? NULL : q->strs.p + off;
-}
-
-static void
-reset_parse(struct sqs *q)
-{
-	obuf_clear(&q->strs);
-	q->nmsgs = q->nents = 0;
-	q->err_code = q->err_msg = q->sent_md5 = NONE;
-	q->cur = (struct resp_msg){ NONE, NONE, NONE, NONE, 0, -1, -1 };
-	q->cur_ent = (struct resp_entry){ NONE, NONE, 0, 0 };
-	q->attr_name = NONE;
-}
-
-static long long
-number(const char *s)
-{
-	char *end;
-	long long n;
-
-	if (s == NULL)
-		return -1;
-	n = strtoll(s, &end, 10);
-	return *end == '\0' && end != s && n >= 0 ? n : -1;
-}
-
-/* The short name of an error code: "com.amazonaws.sqs#X" and
- * "AWS.SimpleQueueService.X" both give X. */
-static const char *
-short_code(const char *code)
-{
-	const char *p;
-
-	if ((p = strrchr(code, '#')) != NULL)
-		return p + 1;
-	if (strncmp(code, "AWS.SimpleQueueService.", 23) == 0)
-		return code + 23;
-	return code;
-}
-
-static void
-json_message(struct sqs *q, yajl_val m)
-{
-	const char *idp[] = { "MessageId", NULL }, *rhp[] = { "ReceiptHandle",
-	    NULL }, *bp[] = { "Body", NULL }, *md5p[] = { "MD5OfBody", NULL };
-	const char *stp[] = { "Attributes", "SentTimestamp", NULL };
-	const char *rcp[] = { "Attributes", "ApproximateReceiveCount", NULL };
-	struct resp_msg *r;
-	yajl_val v;
-
-	if (q->nmsgs == SQS_MAX_BATCH)
-		return;
-	r = &q->msgs[q->nmsgs++];
-	*r = (struct resp_msg){ NONE, NONE, NONE, NONE, 0, -1, -1 };
-	if ((v = yajl_tree_get(m, idp, yajl_t_string)) != NULL)
-		r->id = keep(q, STR(v), strlen(STR(v)));
-	if ((v = yajl_tree_get(m, rhp, yajl_t_string)) != NULL)
-		r->rh = keep(q, STR(v), strlen(STR(v)));
-	if ((v = yajl_tree_get(m, bp, yajl_t_string)) != NULL) {
-		r->body_len = strlen(STR(v));
-		r->body = keep(q, STR(v), r->body_len);
-	}
-	if ((v = yajl_tree_get(m, md5p, yajl_t_string)) != NULL)
-		r->md5 = keep(q, STR(v), strlen(STR(v)));
-	if ((v = yajl_tree_get(m, stp, yajl_t_string)) != NULL)
-		r->sent = number(STR(v));
-	if ((v = yajl_tree_get(m, rcp, yajl_t_string)) != NULL)
-		r->receive_count = (long)number(STR(v));
-}
-
-static void
-json_entries(struct sqs *q, yajl_val list, int failed)
-{
-	const char *idp[] = { "Id", NULL }, *cp[] = { "Code", NULL };
-	const char *sfp[] = { "SenderFault", NULL };
-
-	for (size_t i = 0; list != NULL && i < ARR(list)->len &&
-	    q->nents < SQS_MAX_BATCH; i++) {
-		yajl_val e = ARR(list)->values[i], v;
-		struct resp_entry *r = &q->ents[q->nents++];
-
-		*r = (struct resp_entry){ NONE, NONE, failed, 0 };
-		if ((v = yajl_tree_get(e, idp, yajl_t_string)) != NULL)
-			r->id = keep(q, STR(v), strlen(STR(v)));
-		if ((v = yajl_tree_get(e, cp, yajl_t_string)) != NULL)
-			r->code = keep(q, STR(v), strlen(STR(v)));
-		r->sender_fault = yajl_tree_get(e, sfp, yajl_t_true) != NULL;
-	}
-}
-
-/* Parses a JSON answer.  Returns 0, or -1 when it is not JSON. */
+/* Parses the answer to a request made in protocol p.  Returns 0, or -1
+ * when it is not what p answers with. */
 static int
-parse_json(struct sqs *q)
+parse_answer(struct sqs *q, enum sqs_protocol p)
 {
-	const char *mp[] = { "Messages", NULL }, *sp[] = { "Successful", NULL };
-	const char *fp[] = { "Failed", NULL }, *tp[] = { "__type", NULL };
-	const char *lm[] = { "message", NULL }, *um[] = { "Message", NULL };
-	const char *md5p[] = { "MD5OfMessageBody", NULL };
-	yajl_val tree, v;
+	int rc;
 
-	reset_parse(q);
+	if (p == SQS_QUERY)
+		return sqsresp_parse_xml(&q->ans, q->resp.p, q->resp.len);
 	obuf_putc(&q->resp, '\0');
 	if (q->resp.oom)
 		return -1;
-	tree = yajl_tree_parse(q->resp.len > 1 ? q->resp.p : "{}", NULL, 0);
+	rc = sqsresp_parse_json(&q->ans, q->resp.len > 1 ? q->resp.p : "{}");
 	q->resp.len--;
-	if (tree == NULL)
-		return -1;
-	if ((v = yajl_tree_get(tree, mp, yajl_t_array)) != NULL)
-		for (size_t i = 0; i < ARR(v)->len; i++)
-			json_message(q, ARR(v)->values[i]);
-	json_entries(q, yajl_tree_get(tree, sp, yajl_t_array), 0);
-	json_entries(q, yajl_tree_get(tree, fp, yajl_t_array), 1);
-	if ((v = yajl_tree_get(tree, tp, yajl_t_string)) != NULL)
-		q->err_code = keep(q, short_code(STR(v)),
-		    strlen(short_code(STR(v))));
-	if ((v = yajl_tree_get(tree, lm, yajl_t_string)) != NULL ||
-	    (v = yajl_tree_get(tree, um, yajl_t_string)) != NULL)
-		q->err_msg = keep(q, STR(v), strlen(STR(v)));
-	if ((v = yajl_tree_get(tree, md5p, yajl_t_string)) != NULL)
-		q->sent_md5 = keep(q, STR(v), strlen(STR(v)));
-	yajl_tree_free(tree);
-	return q->strs.oom ? -1 : 0;
-}
-
-static void
-xml_leaf(void *ctx, const char *parent, const char *name, const char *text,
-    size_t len)
-{
-	struct sqs *q = ctx;
-
-	if (strcmp(parent, "Message") == 0) {
-		if (strcmp(name, "MessageId") == 0)
-			q->cur.id = keep(q, text, len);
-		else if (strcmp(name, "ReceiptHandle") == 0)
-			q->cur.rh = keep(q, text, len);
-		else if (strcmp(name, "Body") == 0) {
-			q->cur.body = keep(q, text, len);
-			q->cur.body_len = len;
-		} else if (strcmp(name, "MD5OfBody") == 0)
-			q->cur.md5 = keep(q, text, len);
-	} else if (strcmp(parent, "Attribute") == 0) {
-		if (strcmp(name, "Name") == 0)
-			q->attr_name = keep(q, text, len);
-		else if (strcmp(name, "Value") == 0 && q->attr_name != NONE) {
-			const char *an = str_at(q, q->attr_name);
-
-			if (strcmp(an, "SentTimestamp") == 0)
-				q->cur.sent = number(text);
-			else if (strcmp(an, "ApproximateReceiveCount") == 0)
-				q->cur.receive_count = (long)number(text);
-		}
-	} else if (strcmp(parent, "DeleteMessageBatchResultEntry") == 0 ||
-	    strcmp(parent, "BatchResultErrorEntry") == 0) {
-		if (strcmp(name, "Id") == 0)
-			q->cur_ent.id = keep(q, text, len);
-		else if (strcmp(name, "Code") == 0)
-			q->cur_ent.code = keep(q, text, len);
-		else if (strcmp(name, "SenderFault") == 0)
-			q->cur_ent.sender_fault = strcmp(text, "true") == 0;
-	} else if (strcmp(parent, "Error") == 0) {
-		if (strcmp(name, "Code") == 0)
-			q->err_code = keep(q, short_code(text),
-			    strlen(short_code(text)));
-		else if (strcmp(name, "Message") == 0)
-			q->err_msg = keep(q, text, len);
-	} else if (strcmp(name, "MD5OfMessageBody") == 0)
-		q->sent_md5 = keep(q, text, len);
-}
-
-static void
-xml_end(void *ctx, const char *name)
-{
-	struct sqs *q = ctx;
-
-	if (strcmp(name, "Message") == 0) {
-		if (q->nmsgs < SQS_MAX_BATCH)
-			q->msgs[q->nmsgs++] = q->cur;
-		q->cur = (struct resp_msg){ NONE, NONE, NONE, NONE, 0, -1, -1 };
-	} else if (strcmp(name, "DeleteMessageBatchResultEntry") == 0 ||
-	    strcmp(name, "BatchResultErrorEntry") == 0) {
-		q->cur_ent.failed = name[0] == 'B';
-		if (q->nents < SQS_MAX_BATCH)
-			q->ents[q->nents++] = q->cur_ent;
-		q->cur_ent = (struct resp_entry){ NONE, NONE, 0, 0 };
-	}
-}
-
-static int
-parse_xml(struct sqs *q)
-{
-	static const struct xml_handler h = { xml_leaf, xml_end };
-
-	reset_parse(q);
-	if (xml_walk(q->resp.p, q->resp.len, &h, q) < 0 || q->strs.oom)
-		return -1;
-	return 0;
+	return rc;
 }
 
 /* Does the answer look like JSON?  A Query-only server answers a JSON
@@ -479,7 +253,7 @@ request_start(struct sqs *q, enum sqs_protocol p, const char *action)
 static int
 describe_failure(struct sqs *q, const char *action, long http)
 {
-	const char *code = str_at(q, q->err_code), *msg = str_at(q, q->err_msg);
+	const char *code = q->ans.error_code, *msg = q->ans.error_message;
 	int retry;
 
 	if (code == NULL)
@@ -559,7 +333,7 @@ exchange(struct sqs *q, enum sqs_protocol p, const char *action,
 	curl_easy_getinfo(q->curl, CURLINFO_RESPONSE_CODE, &http);
 	if (p != SQS_QUERY && !looks_json(q) && http != 429 && http < 500)
 		return EX_NOT_JSON;
-	if ((p == SQS_QUERY ? parse_xml(q) : parse_json(q)) < 0) {
+	if (parse_answer(q, p) < 0) {
 		snprintf(q->err, sizeof(q->err), "%s: HTTP %ld, answer not %s",
 		    action, http, p == SQS_QUERY ? "XML" : "JSON");
 		return http >= 500 ? EX_RETRY : EX_REFUSED;
@@ -683,27 +457,29 @@ sqs_receive(struct sqs *q, int max, int wait_seconds, int visibility_timeout,
 	q->receiving = 0;
 	if (st != SQS_OK)
 		return st;
-	for (size_t i = 0; i < q->nmsgs; i++) {
-		const struct resp_msg *r = &q->msgs[i];
+	for (size_t i = 0; i < q->ans.nmsgs; i++) {
+		const struct sqsresp_message *r = &q->ans.msgs[i];
 		struct sqs_message m;
 		char md5[33];
 
-		if (r->id == NONE || r->rh == NONE || r->body == NONE) {
+		if (r->message_id == NULL || r->receipt_handle == NULL ||
+		    r->body == NULL) {
 			++*skipped;
 			continue;
 		}
-		m.message_id = str_at(q, r->id);
-		m.receipt_handle = str_at(q, r->rh);
-		m.body = str_at(q, r->body);
+		m.message_id = r->message_id;
+		m.receipt_handle = r->receipt_handle;
+		m.body = r->body;
 		m.body_len = r->body_len;
 		/* A body damaged on the way stays on the queue; it comes
 		 * back, and after enough tries is parked by the redrive. */
 		md5_hex(m.body, m.body_len, md5);
-		if (r->md5 != NONE && strcasecmp(md5, str_at(q, r->md5)) != 0) {
+		if (r->md5_of_body != NULL &&
+		    strcasecmp(md5, r->md5_of_body) != 0) {
 			++*skipped;
 			continue;
 		}
-		m.sent_timestamp = r->sent;
+		m.sent_timestamp = r->sent_timestamp;
 		m.receive_count = r->receive_count;
 		fn(ctx, &m);
 		++*count;
@@ -778,9 +554,9 @@ sqs_delete_batch(struct sqs *q, struct sqs_delete *e, size_t n)
 		if ((st = call(q, "DeleteMessageBatch", 30L, build_delete,
 		    &a)) != SQS_OK)
 			return st;
-		for (size_t j = 0; j < q->nents; j++) {
-			const struct resp_entry *r = &q->ents[j];
-			const char *ids = str_at(q, r->id), *code;
+		for (size_t j = 0; j < q->ans.nents; j++) {
+			const struct sqsresp_entry *r = &q->ans.ents[j];
+			const char *ids = r->id, *code;
 			unsigned long k;
 
 			if (ids == NULL || (k = strtoul(ids, NULL, 10)) >= n ||
@@ -792,7 +568,7 @@ sqs_delete_batch(struct sqs *q, struct sqs_delete *e, size_t n)
 				left--;
 				continue;
 			}
-			code = r->code != NONE ? str_at(q, r->code) : "Unknown";
+			code = r->code != NULL ? r->code : "Unknown";
 			snprintf(e[k].code, sizeof(e[k].code), "%s", code);
 			e[k].stale = strcmp(code, "ReceiptHandleIsInvalid") == 0;
 			/* The service's own fault may pass; the sender's not. */
@@ -835,8 +611,8 @@ sqs_send(struct sqs *q, const char *body, size_t len)
 	if ((st = call(q, "SendMessage", 30L, build_send, &a)) != SQS_OK)
 		return st;
 	md5_hex(body, len, md5);
-	if (q->sent_md5 == NONE || strcasecmp(md5, str_at(q, q->sent_md5)) !=
-	    0) {
+	if (q->ans.md5_of_message_body == NULL ||
+	    strcasecmp(md5, q->ans.md5_of_message_body) != 0) {
 		snprintf(q->err, sizeof(q->err), "SendMessage: the service "
 		    "stored a body that does not match what was sent");
 		return SQS_EFAILED;

@@ -22,8 +22,9 @@ struct xml_handler {
 	void (*end)(void *ctx, const char *name);
 };
 
-/* Parses text[0..len).  Returns 0, or -1 when it is not well-formed XML
- * (or nests deeper than 32 levels, or memory runs out). */
+/* Parses text[0..len).  Returns 0, or -1 when it is not well-formed XML,
+ * has a document type declaration (entities are never expanded), nests
+ * deeper than 32 levels, or memory runs out. */
 int xml_walk(const char *text, size_t len, const struct xml_handler *h,
     void *ctx);
 

@@ -1,7 +1,7 @@
 /*
  * test_common.c - unit tests of the pure parts of common/: UTF-8, JSON
- * field extraction, login rules, the line reader, JSON writing and the
- * HMAC mask (against RFC 4231's test vector).
+ * field extraction, login rules, the line reader, JSON writing, the
+ * HMAC mask (against RFC 4231's test vector) and SQS answer parsing.
  */
 #include <sys/stat.h>
 
@@ -16,6 +16,7 @@
 #include "lines.h"
 #include "login.h"
 #include "mask.h"
+#include "sqsresp.h"
 #include "utf8.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -331,6 +332,77 @@ test_mask(void)
 	unlink(path);
 }
 
+static void
+test_sqsresp(void)
+{
+	struct sqsresp a = { 0 };
+	char big[4096];
+	size_t n;
+
+	CHECK(sqsresp_parse_json(&a, "{\"Messages\":[{\"MessageId\":\"m1\","
+	    "\"ReceiptHandle\":\"r\\\"1\",\"Body\":\"a\\nb\","
+	    "\"MD5OfBody\":\"x\",\"Attributes\":{\"SentTimestamp\":"
+	    "\"1700000000123\",\"ApproximateReceiveCount\":\"2\"}},"
+	    "{\"Body\":\"\"}]}") == 0);
+	CHECK(a.nmsgs == 2 && strcmp(a.msgs[0].message_id, "m1") == 0);
+	CHECK(strcmp(a.msgs[0].receipt_handle, "r\"1") == 0);
+	CHECK(a.msgs[0].body_len == 3 && strcmp(a.msgs[0].body, "a\nb") == 0);
+	CHECK(a.msgs[0].sent_timestamp == 1700000000123LL &&
+	    a.msgs[0].receive_count == 2);
+	CHECK(a.msgs[1].message_id == NULL && a.msgs[1].body_len == 0 &&
+	    a.msgs[1].sent_timestamp == -1 && a.msgs[1].receive_count == -1);
+	CHECK(a.error_code == NULL && a.nents == 0);
+
+	CHECK(sqsresp_parse_json(&a, "{\"Successful\":[{\"Id\":\"0\"}],"
+	    "\"Failed\":[{\"Id\":\"1\",\"Code\":\"ReceiptHandleIsInvalid\","
+	    "\"SenderFault\":true}]}") == 0);
+	CHECK(a.nmsgs == 0 && a.nents == 2);
+	CHECK(!a.ents[0].failed && strcmp(a.ents[0].id, "0") == 0);
+	CHECK(a.ents[1].failed && a.ents[1].sender_fault &&
+	    strcmp(a.ents[1].code, "ReceiptHandleIsInvalid") == 0);
+
+	CHECK(sqsresp_parse_json(&a, "{\"__type\":\"com.amazonaws.sqs#"
+	    "QueueDoesNotExist\",\"message\":\"gone\"}") == 0);
+	CHECK(strcmp(a.error_code, "QueueDoesNotExist") == 0 &&
+	    strcmp(a.error_message, "gone") == 0);
+	CHECK(sqsresp_parse_json(&a, "<xml/>") < 0);
+	CHECK(sqsresp_parse_json(&a, "{\"Messages\":[") < 0);
+
+	/* An answer with more than a batch keeps the first SQSRESP_MAX. */
+	n = (size_t)snprintf(big, sizeof(big), "<R>");
+	for (int i = 0; i < 12; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "<Message>"
+		    "<MessageId>m%d</MessageId><ReceiptHandle>h&amp;%d"
+		    "</ReceiptHandle><Body>&lt;b&gt;</Body><Attribute><Name>"
+		    "SentTimestamp</Name><Value>%d</Value></Attribute>"
+		    "</Message>", i, i, 1000 + i);
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "</R>");
+	CHECK(sqsresp_parse_xml(&a, big, n) == 0);
+	CHECK(a.nmsgs == SQSRESP_MAX);
+	CHECK(strcmp(a.msgs[9].message_id, "m9") == 0 &&
+	    strcmp(a.msgs[9].receipt_handle, "h&9") == 0 &&
+	    strcmp(a.msgs[9].body, "<b>") == 0 &&
+	    a.msgs[9].sent_timestamp == 1009);
+	CHECK(sqsresp_parse_xml(&a, S("<ErrorResponse><Error><Code>"
+	    "AWS.SimpleQueueService.NonExistentQueue</Code><Message>no"
+	    "</Message></Error></ErrorResponse>")) == 0);
+	CHECK(strcmp(a.error_code, "NonExistentQueue") == 0);
+	CHECK(sqsresp_parse_xml(&a, S("<DeleteMessageBatchResponse>"
+	    "<DeleteMessageBatchResult><DeleteMessageBatchResultEntry><Id>3"
+	    "</Id></DeleteMessageBatchResultEntry><BatchResultErrorEntry><Id>4"
+	    "</Id><Code>InternalError</Code><SenderFault>false</SenderFault>"
+	    "</BatchResultErrorEntry></DeleteMessageBatchResult>"
+	    "</DeleteMessageBatchResponse>")) == 0);
+	CHECK(a.nents == 2 && !a.ents[0].failed && a.ents[1].failed &&
+	    !a.ents[1].sender_fault && strcmp(a.ents[1].code,
+	    "InternalError") == 0);
+	/* No DTD, so no entity can expand. */
+	CHECK(sqsresp_parse_xml(&a, S("<!DOCTYPE r [<!ENTITY a \"aaaa\">]>"
+	    "<r><Message><Body>&a;&a;</Body></Message></r>")) < 0);
+	CHECK(sqsresp_parse_xml(&a, S("<r><Message>")) < 0);
+	sqsresp_free(&a);
+}
+
 int
 main(void)
 {
@@ -340,5 +412,6 @@ main(void)
 	test_lines();
 	test_jsonw();
 	test_mask();
+	test_sqsresp();
 	return check_done("test_common");
 }
