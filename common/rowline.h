@@ -1,0 +1,42 @@
+/*
+ * rowline.h - pii-mask's output lines as pg-load reads them: a row to
+ * store, or a reject to record and pass on, each with its message's ids
+ * (docs/ndjson.md).
+ *
+ * A row is checked against the table before it goes near PostgreSQL:
+ * text within its column's length and free of NUL, app_version an
+ * integer, create_date a real calendar date.  So a bad line is one
+ * clear warning, not a failed COPY.
+ *
+ * Ownership: the strings of a parsed line point into the jfields parser
+ * and are valid until its next parse.
+ */
+#ifndef ROWLINE_H
+#define ROWLINE_H
+
+#include <stddef.h>
+
+#include "jfields.h"
+#include "store.h"
+
+#define ROWLINE_MAX_MASK 256	/* masked_ip, masked_device_id */
+
+enum rowline_kind {
+	ROWLINE_ROW,
+	ROWLINE_REJECT,
+	ROWLINE_EJSON,		/* not a JSON object */
+	ROWLINE_EREJECT,	/* a reject whose ids have the wrong types */
+	ROWLINE_EROW,		/* neither a valid row nor a reject */
+};
+
+struct rowline {
+	struct store_row row;	/* a row; row.ids also for a reject */
+	const char *reason;	/* a reject's reason */
+	size_t reason_len;
+};
+
+/* Parses line[0..len) with p (made with jfields_init; any flags). */
+enum rowline_kind rowline_parse(struct jfields_parser *p, const char *line,
+    size_t len, struct rowline *out);
+
+#endif
