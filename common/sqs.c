@@ -2,10 +2,20 @@
  * sqs.c - a client of one SQS queue over the JSON or Query protocol.
  * See sqs.h.
  *
- * Each call builds its request for the protocol in use, sends it through
- * one reused curl handle, and parses the answer, JSON or XML, into one
- * struct sqsresp (sqsresp.h).
+ * Every request is a struct sqs_call: a curl easy handle, the request
+ * and response bodies, the parsed answer (sqsresp.h) and where it stands
+ * in its retries.  All the calls of a client are driven by one curl multi
+ * handle, which keeps the connections and hands them from one request to
+ * the next.  A call goes
+ *
+ *   idle -> sending -> (waiting to retry -> sending)... -> ended -> idle
+ *
+ * and sqs_run() moves them along: it sends calls whose backoff is over,
+ * lets curl work until something happens, and classifies each finished
+ * transfer.  The blocking calls are the same machinery on the client's
+ * own call, driven until it ends.
  */
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,27 +38,66 @@
 #define SQS_BACKOFF_BASE_MS 100
 #define SQS_BACKOFF_CAP_MS 10000
 #define SQS_API_VERSION "2012-11-05"
+/* The longest sqs_run() sleeps without looking at the stop flag: a
+ * signal between the look and the sleep is noticed this late. */
+#define SQS_STOP_CHECK_MS 1000
+
+enum call_op { OP_RECEIVE, OP_DELETE, OP_SEND };
+enum call_state { C_IDLE, C_SENDING, C_WAITING, C_ENDED };
+
+struct sqs_call {
+	struct sqs *q;
+	CURL *curl;
+	struct curl_slist *hdrs;	/* of the request being sent */
+	enum call_state state;
+	enum call_op op;
+	enum sqs_protocol p;	/* of the request being sent */
+	int attempt;		/* attempts of this request so far */
+	int round;		/* delete: rounds of resending failed entries */
+	long long due_ms;	/* C_WAITING: when to send again */
+	int abandoned;		/* a receive given up on stop */
+	enum sqs_status status;	/* C_ENDED and after */
+	/* the request's arguments */
+	int max, wait, visibility;		/* receive */
+	struct sqs_delete *e;			/* delete */
+	size_t n;
+	int pending[SQS_MAX_BATCH];
+	const char *body;			/* send */
+	size_t body_len;
+	struct obuf req;	/* body of the request being sent */
+	struct obuf resp;	/* body of the answer */
+	int resp_overflow;
+	struct sqsresp ans;	/* the answer, parsed */
+	char err[512];
+};
 
 struct sqs {
-	CURL *curl;
+	CURLM *multi;
 	struct aws_config aws;
 	char *queue_url;
 	char *sigv4;		/* "aws:amz:REGION:sqs" */
+	char *ca_bundle;
 	int max_attempts;
 	enum sqs_protocol proto;	/* SQS_AUTO until the first answer */
 	volatile sig_atomic_t *stop;
-	int receiving;		/* a receive under way may be abandoned */
-	struct obuf req;	/* body of the request being sent */
-	struct obuf resp;	/* body of the last response */
-	int resp_overflow;
-	struct sqsresp ans;	/* the last response, parsed */
-	char err[512];
+	struct sqs_call **calls;	/* every call of this client */
+	size_t ncalls, cap;
+	size_t busy;		/* started, not yet handed back */
+	struct sqs_call *own;	/* the blocking functions' */
+	EVP_MD *md5;		/* fetched once: OpenSSL 3 looks up an
+				 * EVP_md5() again on every use */
+};
+
+static const char *const actions[] = {
+	[OP_RECEIVE] = "ReceiveMessage",
+	[OP_DELETE] = "DeleteMessageBatch",
+	[OP_SEND] = "SendMessage",
 };
 
 const char *
 sqs_error(const struct sqs *q)
 {
-	return q->err;
+	return q->own->err;
 }
 
 enum sqs_protocol
@@ -57,18 +106,109 @@ sqs_protocol(const struct sqs *q)
 	return q->proto;
 }
 
+size_t
+sqs_busy(const struct sqs *q)
+{
+	return q->busy;
+}
+
+enum sqs_status
+sqs_call_status(const struct sqs_call *c)
+{
+	return c->status;
+}
+
+const char *
+sqs_call_error(const struct sqs_call *c)
+{
+	return c->err;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
-	struct sqs *q = ctx;
+	struct sqs_call *c = ctx;
 	size_t n = size * nmemb;
 
-	if (q->resp.len + n + 1 > SQS_MAX_RESPONSE) {
-		q->resp_overflow = 1;
+	if (c->resp.len + n + 1 > SQS_MAX_RESPONSE) {
+		c->resp_overflow = 1;
 		return 0;	/* makes curl fail the transfer */
 	}
-	obuf_put(&q->resp, data, n);
-	return q->resp.oom ? 0 : n;
+	obuf_put(&c->resp, data, n);
+	return c->resp.oom ? 0 : n;
+}
+
+struct sqs_call *
+sqs_call_new(struct sqs *q)
+{
+	struct sqs_call *c, **calls;
+
+	if (q->ncalls == q->cap) {
+		size_t cap = q->cap ? 2 * q->cap : 8;
+
+		if ((calls = realloc(q->calls, cap * sizeof(*calls))) == NULL)
+			return NULL;
+		q->calls = calls;
+		q->cap = cap;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->curl = curl_easy_init()) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->q = q;
+	curl_easy_setopt(c->curl, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(c->curl, CURLOPT_URL, q->aws.endpoint);
+	curl_easy_setopt(c->curl, CURLOPT_AWS_SIGV4, q->sigv4);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* TLS peers are always verified; only the CAs can be changed. */
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (q->ca_bundle != NULL)
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, q->ca_bundle);
+	q->calls[q->ncalls++] = c;
+	return c;
+}
+
+void
+sqs_call_free(struct sqs_call *c)
+{
+	struct sqs *q;
+
+	if (c == NULL)
+		return;
+	q = c->q;
+	if (c->state == C_SENDING)
+		curl_multi_remove_handle(q->multi, c->curl);
+	if (c->state != C_IDLE)
+		q->busy--;
+	for (size_t i = 0; i < q->ncalls; i++)
+		if (q->calls[i] == c) {
+			q->calls[i] = q->calls[--q->ncalls];
+			break;
+		}
+	curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->hdrs);
+	obuf_free(&c->req);
+	obuf_free(&c->resp);
+	sqsresp_free(&c->ans);
+	free(c);
 }
 
 struct sqs *
@@ -97,26 +237,16 @@ sqs_open(const char *queue_url, const struct sqs_options *o, char *err,
 	if ((v = getenv("AWS_MAX_ATTEMPTS")) != NULL && atoi(v) > 0)
 		q->max_attempts = atoi(v);
 	if ((q->queue_url = strdup(queue_url)) == NULL ||
+	    (o->ca_bundle != NULL &&
+	    (q->ca_bundle = strdup(o->ca_bundle)) == NULL) ||
 	    asprintf(&q->sigv4, "aws:amz:%s:sqs", q->aws.region) < 0 ||
-	    (q->curl = curl_easy_init()) == NULL) {
-		q->sigv4 = NULL;
-		snprintf(err, errlen, "out of memory");
+	    (q->md5 = EVP_MD_fetch(NULL, "MD5", NULL)) == NULL ||
+	    (q->multi = curl_multi_init()) == NULL ||
+	    (q->own = sqs_call_new(q)) == NULL) {
+		snprintf(err, errlen, "out of memory (or an OpenSSL without MD5)");
 		sqs_close(q);
 		return NULL;
 	}
-	/* One handle for every call: the connection is kept and reused. */
-	curl_easy_setopt(q->curl, CURLOPT_URL, q->aws.endpoint);
-	curl_easy_setopt(q->curl, CURLOPT_AWS_SIGV4, q->sigv4);
-	curl_easy_setopt(q->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(q->curl, CURLOPT_WRITEDATA, q);
-	curl_easy_setopt(q->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(q->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(q->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	/* TLS peers are always verified; only the CAs can be changed. */
-	curl_easy_setopt(q->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(q->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (o->ca_bundle != NULL)
-		curl_easy_setopt(q->curl, CURLOPT_CAINFO, o->ca_bundle);
 	return q;
 }
 
@@ -125,78 +255,20 @@ sqs_close(struct sqs *q)
 {
 	if (q == NULL)
 		return;
-	if (q->curl != NULL)
-		curl_easy_cleanup(q->curl);
+	while (q->ncalls > 0)
+		sqs_call_free(q->calls[q->ncalls - 1]);
+	free(q->calls);
+	if (q->multi != NULL)
+		curl_multi_cleanup(q->multi);
 	aws_config_free(&q->aws);
 	free(q->queue_url);
+	free(q->ca_bundle);
 	free(q->sigv4);
-	obuf_free(&q->req);
-	obuf_free(&q->resp);
-	sqsresp_free(&q->ans);
+	EVP_MD_free(q->md5);
 	free(q);
 }
 
-/* Abandons a receive when the tool was asked to stop. */
-static int
-on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct sqs *q = ctx;
-
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	return q->receiving && *q->stop;
-}
-
-/* Sleeps a random time in [0, min(cap, base * 2^attempt)): full jitter. */
-static void
-backoff(int attempt)
-{
-	long ceiling = SQS_BACKOFF_BASE_MS;
-	struct timespec ts;
-	long ms;
-
-	for (int i = 0; i < attempt && ceiling < SQS_BACKOFF_CAP_MS; i++)
-		ceiling *= 2;
-	if (ceiling > SQS_BACKOFF_CAP_MS)
-		ceiling = SQS_BACKOFF_CAP_MS;
-	ms = (long)arc4random_uniform((uint32_t)ceiling);
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
-}
-
-/* ---- parsing answers ------------------------------------------------ */
-
-/* Parses the answer to a request made in protocol p.  Returns 0, or -1
- * when it is not what p answers with. */
-static int
-parse_answer(struct sqs *q, enum sqs_protocol p)
-{
-	int rc;
-
-	if (p == SQS_QUERY)
-		return sqsresp_parse_xml(&q->ans, q->resp.p, q->resp.len);
-	obuf_putc(&q->resp, '\0');
-	if (q->resp.oom)
-		return -1;
-	rc = sqsresp_parse_json(&q->ans, q->resp.len > 1 ? q->resp.p : "{}");
-	q->resp.len--;
-	return rc;
-}
-
-/* Does the answer look like JSON?  A Query-only server answers a JSON
- * request with XML or plain text, which is how SQS_AUTO tells. */
-static int
-looks_json(const struct sqs *q)
-{
-	size_t i = 0;
-
-	while (i < q->resp.len && strchr(" \t\r\n", q->resp.p[i]) != NULL)
-		i++;
-	return i < q->resp.len && q->resp.p[i] == '{';
-}
-
-/* ---- requests -------------------------------------------------------- */
+/* ---- building requests ------------------------------------------------- */
 
 /* Appends a form field "&name=value", percent-encoded. */
 static void
@@ -234,184 +306,44 @@ form_int(struct obuf *b, const char *name, long long v)
 
 /* Starts a request body: the object, or the form, with the queue in it. */
 static void
-request_start(struct sqs *q, enum sqs_protocol p, const char *action)
+request_start(struct sqs_call *c)
 {
-	struct obuf *b = &q->req;
+	const char *action = actions[c->op], *url = c->q->queue_url;
+	struct obuf *b = &c->req;
 
 	obuf_clear(b);
-	if (p == SQS_QUERY) {
+	if (c->p == SQS_QUERY) {
 		form(b, "Action", action, strlen(action));
 		form(b, "Version", SQS_API_VERSION, strlen(SQS_API_VERSION));
-		form(b, "QueueUrl", q->queue_url, strlen(q->queue_url));
+		form(b, "QueueUrl", url, strlen(url));
 	} else {
 		obuf_puts(b, "{\"QueueUrl\":");
-		jsonw_string(b, q->queue_url, strlen(q->queue_url));
+		jsonw_string(b, url, strlen(url));
 	}
 }
-
-/* Describes a failed answer in q->err; returns 1 if worth retrying. */
-static int
-describe_failure(struct sqs *q, const char *action, long http)
-{
-	const char *code = q->ans.error_code, *msg = q->ans.error_message;
-	int retry;
-
-	if (code == NULL)
-		code = "";
-	retry = http >= 500 || http == 429 || strstr(code, "Throttl") ||
-	    strstr(code, "OverLimit") || strcmp(code, "ServiceUnavailable") ==
-	    0 || strcmp(code, "InternalError") == 0 ||
-	    strcmp(code, "InternalFailure") == 0 ||
-	    strcmp(code, "RequestTimeout") == 0;
-	snprintf(q->err, sizeof(q->err), "%s: HTTP %ld%s%s%s%.200s", action,
-	    http, *code ? " " : "", code, msg ? ": " : "", msg ? msg : "");
-	return retry;
-}
-
-/* What one exchange came to. */
-enum exchange { EX_OK, EX_RETRY, EX_REFUSED, EX_NOT_JSON };
-
-/* Sends the request once and parses the answer. */
-static enum exchange
-exchange(struct sqs *q, enum sqs_protocol p, const char *action,
-    long timeout_s)
-{
-	struct curl_slist *hdrs = NULL, *h;
-	char target[96], token[4096];
-	enum exchange ex = EX_RETRY;
-	CURLcode rc;
-	long http = 0;
-
-	if (q->req.oom) {
-		snprintf(q->err, sizeof(q->err), "%s: out of memory", action);
-		return EX_REFUSED;
-	}
-	/* Temporary credentials are fetched again before they expire. */
-	if (aws_credentials_fresh(&q->aws, q->err, sizeof(q->err)) < 0)
-		return EX_RETRY;
-	snprintf(target, sizeof(target), "X-Amz-Target: AmazonSQS.%s", action);
-	hdrs = curl_slist_append(hdrs, p == SQS_QUERY ?
-	    "Content-Type: application/x-www-form-urlencoded" :
-	    "Content-Type: application/x-amz-json-1.0");
-	if (hdrs != NULL && p != SQS_QUERY &&
-	    (h = curl_slist_append(hdrs, target)) != NULL)
-		hdrs = h;
-	if (hdrs != NULL && q->aws.session_token != NULL) {
-		snprintf(token, sizeof(token), "X-Amz-Security-Token: %s",
-		    q->aws.session_token);
-		if ((h = curl_slist_append(hdrs, token)) != NULL)
-			hdrs = h;
-		OPENSSL_cleanse(token, sizeof(token));
-	}
-	if (hdrs == NULL) {
-		snprintf(q->err, sizeof(q->err), "%s: out of memory", action);
-		return EX_REFUSED;
-	}
-	curl_easy_setopt(q->curl, CURLOPT_USERNAME, q->aws.access_key_id);
-	curl_easy_setopt(q->curl, CURLOPT_PASSWORD, q->aws.secret_access_key);
-	curl_easy_setopt(q->curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(q->curl, CURLOPT_POSTFIELDS, q->req.p);
-	curl_easy_setopt(q->curl, CURLOPT_POSTFIELDSIZE, (long)q->req.len);
-	curl_easy_setopt(q->curl, CURLOPT_TIMEOUT, timeout_s);
-	obuf_clear(&q->resp);
-	q->resp_overflow = 0;
-	rc = curl_easy_perform(q->curl);
-	curl_easy_setopt(q->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs);
-	if (rc != CURLE_OK) {
-		snprintf(q->err, sizeof(q->err), "%s: %s", action,
-		    q->resp_overflow ? "response too large" :
-		    curl_easy_strerror(rc));
-		/* What retrying cannot mend: a bad URL, a bad certificate. */
-		if (q->resp_overflow || rc == CURLE_URL_MALFORMAT ||
-		    rc == CURLE_UNSUPPORTED_PROTOCOL ||
-		    rc == CURLE_PEER_FAILED_VERIFICATION ||
-		    rc == CURLE_SSL_CACERT_BADFILE)
-			return EX_REFUSED;
-		return EX_RETRY;
-	}
-	curl_easy_getinfo(q->curl, CURLINFO_RESPONSE_CODE, &http);
-	if (p != SQS_QUERY && !looks_json(q) && http != 429 && http < 500)
-		return EX_NOT_JSON;
-	if (parse_answer(q, p) < 0) {
-		snprintf(q->err, sizeof(q->err), "%s: HTTP %ld, answer not %s",
-		    action, http, p == SQS_QUERY ? "XML" : "JSON");
-		return http >= 500 ? EX_RETRY : EX_REFUSED;
-	}
-	if (http >= 200 && http < 300)
-		ex = EX_OK;
-	else
-		ex = describe_failure(q, action, http) ? EX_RETRY : EX_REFUSED;
-	return ex;
-}
-
-/* Builds a request with build(q, protocol, arg) and exchanges it,
- * retrying what is worth it and choosing the protocol on first use. */
-static enum sqs_status
-call(struct sqs *q, const char *action, long timeout_s,
-    void (*build)(struct sqs *, enum sqs_protocol, const void *),
-    const void *arg)
-{
-	for (int attempt = 0; attempt < q->max_attempts; attempt++) {
-		enum sqs_protocol p = q->proto == SQS_QUERY ? SQS_QUERY :
-		    SQS_JSON;
-		enum exchange ex;
-
-		if (attempt > 0)
-			backoff(attempt);
-		if (q->receiving && *q->stop)
-			return SQS_EFAILED;	/* asked to stop: no retry */
-		build(q, p, arg);
-		ex = exchange(q, p, action, timeout_s);
-		if (ex == EX_NOT_JSON && q->proto == SQS_AUTO) {
-			/* It does not speak JSON: speak Query from now on. */
-			q->proto = SQS_QUERY;
-			build(q, SQS_QUERY, arg);
-			ex = exchange(q, SQS_QUERY, action, timeout_s);
-		} else if (ex == EX_NOT_JSON) {
-			snprintf(q->err, sizeof(q->err), "%s: the answer is not "
-			    "JSON (try --protocol query)", action);
-			return SQS_EREFUSED;
-		}
-		if (q->proto == SQS_AUTO && ex == EX_OK)
-			q->proto = p;
-		if (ex == EX_OK)
-			return SQS_OK;
-		if (ex == EX_REFUSED)
-			return SQS_EREFUSED;
-	}
-	return SQS_EFAILED;
-}
-
-/* ---- operations ------------------------------------------------------ */
-
-struct receive_args {
-	int max, wait, visibility;
-};
 
 static void
-build_receive(struct sqs *q, enum sqs_protocol p, const void *arg)
+build_receive(struct sqs_call *c)
 {
-	const struct receive_args *a = arg;
-	struct obuf *b = &q->req;
+	struct obuf *b = &c->req;
 
-	request_start(q, p, "ReceiveMessage");
-	if (p == SQS_QUERY) {
-		form_int(b, "MaxNumberOfMessages", a->max);
-		form_int(b, "WaitTimeSeconds", a->wait);
-		if (a->visibility >= 0)
-			form_int(b, "VisibilityTimeout", a->visibility);
+	request_start(c);
+	if (c->p == SQS_QUERY) {
+		form_int(b, "MaxNumberOfMessages", c->max);
+		form_int(b, "WaitTimeSeconds", c->wait);
+		if (c->visibility >= 0)
+			form_int(b, "VisibilityTimeout", c->visibility);
 		form(b, "AttributeName.1", "SentTimestamp", 13);
 		form(b, "AttributeName.2", "ApproximateReceiveCount", 23);
 		return;
 	}
 	obuf_puts(b, ",\"MaxNumberOfMessages\":");
-	obuf_putll(b, a->max);
+	obuf_putll(b, c->max);
 	obuf_puts(b, ",\"WaitTimeSeconds\":");
-	obuf_putll(b, a->wait);
-	if (a->visibility >= 0) {
+	obuf_putll(b, c->wait);
+	if (c->visibility >= 0) {
 		obuf_puts(b, ",\"VisibilityTimeout\":");
-		obuf_putll(b, a->visibility);
+		obuf_putll(b, c->visibility);
 	}
 	/* Both names: AttributeNames is deprecated, some servers know only it. */
 	obuf_puts(b, ",\"AttributeNames\":[\"SentTimestamp\","
@@ -419,100 +351,26 @@ build_receive(struct sqs *q, enum sqs_protocol p, const void *arg)
 	    "[\"SentTimestamp\",\"ApproximateReceiveCount\"]}");
 }
 
+/* The entries still pending; their ids are their positions in e, which
+ * are unique and all the service needs. */
 static void
-md5_hex(const char *s, size_t n, char out[33])
+build_delete(struct sqs_call *c)
 {
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[16];
-
-	if (!EVP_Digest(s, n, md, NULL, EVP_md5(), NULL))
-		memset(md, 0, sizeof(md));
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	out[32] = '\0';
-}
-
-enum sqs_status
-sqs_receive(struct sqs *q, int max, int wait_seconds, int visibility_timeout,
-    sqs_message_fn *fn, void *ctx, int *count, int *skipped)
-{
-	struct receive_args a = { max, wait_seconds, visibility_timeout };
-	enum sqs_status st;
-
-	*count = *skipped = 0;
-	if (q->stop != NULL) {
-		q->receiving = 1;
-		curl_easy_setopt(q->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(q->curl, CURLOPT_XFERINFODATA, q);
-		curl_easy_setopt(q->curl, CURLOPT_NOPROGRESS, 0L);
-	}
-	st = call(q, "ReceiveMessage", wait_seconds + 30L, build_receive, &a);
-	curl_easy_setopt(q->curl, CURLOPT_NOPROGRESS, 1L);
-	if (q->receiving && *q->stop) {
-		q->receiving = 0;
-		return SQS_OK;		/* abandoned: nothing received */
-	}
-	q->receiving = 0;
-	if (st != SQS_OK)
-		return st;
-	for (size_t i = 0; i < q->ans.nmsgs; i++) {
-		const struct sqsresp_message *r = &q->ans.msgs[i];
-		struct sqs_message m;
-		char md5[33];
-
-		if (r->message_id == NULL || r->receipt_handle == NULL ||
-		    r->body == NULL) {
-			++*skipped;
-			continue;
-		}
-		m.message_id = r->message_id;
-		m.receipt_handle = r->receipt_handle;
-		m.body = r->body;
-		m.body_len = r->body_len;
-		/* A body damaged on the way stays on the queue; it comes
-		 * back, and after enough tries is parked by the redrive. */
-		md5_hex(m.body, m.body_len, md5);
-		if (r->md5_of_body != NULL &&
-		    strcasecmp(md5, r->md5_of_body) != 0) {
-			++*skipped;
-			continue;
-		}
-		m.sent_timestamp = r->sent_timestamp;
-		m.receive_count = r->receive_count;
-		fn(ctx, &m);
-		++*count;
-	}
-	return SQS_OK;
-}
-
-struct delete_args {
-	struct sqs_delete *e;
-	size_t n;
-	const int *pending;	/* which entries to send */
-};
-
-static void
-build_delete(struct sqs *q, enum sqs_protocol p, const void *arg)
-{
-	const struct delete_args *a = arg;
-	struct obuf *b = &q->req;
+	struct obuf *b = &c->req;
 	int k = 0;
 
-	request_start(q, p, "DeleteMessageBatch");
-	if (p != SQS_QUERY)
+	request_start(c);
+	if (c->p != SQS_QUERY)
 		obuf_puts(b, ",\"Entries\":[");
-	for (size_t i = 0; i < a->n; i++) {
-		const char *rh = a->e[i].receipt_handle;
+	for (size_t i = 0; i < c->n; i++) {
+		const char *rh = c->e[i].receipt_handle;
 		char name[64], id[24];
 
-		if (!a->pending[i])
+		if (!c->pending[i])
 			continue;
-		/* Ids are the positions: unique, and all the service needs. */
 		snprintf(id, sizeof(id), "%zu", i);
 		k++;
-		if (p == SQS_QUERY) {
+		if (c->p == SQS_QUERY) {
 			snprintf(name, sizeof(name),
 			    "DeleteMessageBatchRequestEntry.%d.Id", k);
 			form(b, name, id, strlen(id));
@@ -527,95 +385,524 @@ build_delete(struct sqs *q, enum sqs_protocol p, const void *arg)
 		jsonw_string(b, rh, strlen(rh));
 		obuf_putc(b, '}');
 	}
-	if (p != SQS_QUERY)
+	if (c->p != SQS_QUERY)
 		obuf_puts(b, "]}");
+}
+
+static void
+build_send(struct sqs_call *c)
+{
+	request_start(c);
+	if (c->p == SQS_QUERY) {
+		form(&c->req, "MessageBody", c->body, c->body_len);
+		return;
+	}
+	obuf_puts(&c->req, ",\"MessageBody\":");
+	jsonw_string(&c->req, c->body, c->body_len);
+	obuf_putc(&c->req, '}');
+}
+
+/* ---- one attempt ------------------------------------------------------- */
+
+static void
+end(struct sqs_call *c, enum sqs_status st)
+{
+	c->status = st;
+	c->state = C_ENDED;
+}
+
+/* Random in [0, min(cap, base * 2^attempt)): full jitter. */
+static long
+backoff_ms(int attempt)
+{
+	long ceiling = SQS_BACKOFF_BASE_MS;
+
+	for (int i = 0; i < attempt && ceiling < SQS_BACKOFF_CAP_MS; i++)
+		ceiling *= 2;
+	if (ceiling > SQS_BACKOFF_CAP_MS)
+		ceiling = SQS_BACKOFF_CAP_MS;
+	return (long)arc4random_uniform((uint32_t)ceiling);
+}
+
+/* The attempt failed in a way retrying may mend (c->err says how). */
+static void
+retry_later(struct sqs_call *c)
+{
+	if (c->attempt >= c->q->max_attempts) {
+		end(c, SQS_EFAILED);
+		return;
+	}
+	c->due_ms = now_ms() + backoff_ms(c->attempt);
+	c->state = C_WAITING;
+}
+
+/* Builds the request in the protocol in use and hands it to curl. */
+static void
+attempt(struct sqs_call *c)
+{
+	struct sqs *q = c->q;
+	const char *action = actions[c->op];
+	struct curl_slist *h;
+	char target[96], token[4096];
+
+	c->attempt++;
+	/* Temporary credentials are fetched again before they expire. */
+	if (aws_credentials_fresh(&q->aws, c->err, sizeof(c->err)) < 0) {
+		retry_later(c);
+		return;
+	}
+	c->p = q->proto == SQS_QUERY ? SQS_QUERY : SQS_JSON;
+	if (c->op == OP_RECEIVE)
+		build_receive(c);
+	else if (c->op == OP_DELETE)
+		build_delete(c);
+	else
+		build_send(c);
+	snprintf(target, sizeof(target), "X-Amz-Target: AmazonSQS.%s", action);
+	h = curl_slist_append(NULL, c->p == SQS_QUERY ?
+	    "Content-Type: application/x-www-form-urlencoded" :
+	    "Content-Type: application/x-amz-json-1.0");
+	if ((c->hdrs = h) != NULL && c->p != SQS_QUERY)
+		c->hdrs = h = curl_slist_append(h, target);
+	if (h != NULL && q->aws.session_token != NULL) {
+		snprintf(token, sizeof(token), "X-Amz-Security-Token: %s",
+		    q->aws.session_token);
+		c->hdrs = h = curl_slist_append(h, token);
+		OPENSSL_cleanse(token, sizeof(token));
+	}
+	if (h == NULL || c->req.oom) {
+		snprintf(c->err, sizeof(c->err), "%s: out of memory", action);
+		end(c, SQS_EREFUSED);
+		return;
+	}
+	curl_easy_setopt(c->curl, CURLOPT_USERNAME, q->aws.access_key_id);
+	curl_easy_setopt(c->curl, CURLOPT_PASSWORD, q->aws.secret_access_key);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdrs);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, c->req.p);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)c->req.len);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT,
+	    c->op == OP_RECEIVE ? c->wait + 30L : 30L);
+	obuf_clear(&c->resp);
+	c->resp_overflow = 0;
+	if (curl_multi_add_handle(q->multi, c->curl) != CURLM_OK) {
+		snprintf(c->err, sizeof(c->err), "%s: out of memory", action);
+		end(c, SQS_EFAILED);
+		return;
+	}
+	c->state = C_SENDING;
+}
+
+/* Parses the answer to a request made in protocol c->p.  Returns 0, or
+ * -1 when it is not what that protocol answers with. */
+static int
+parse_answer(struct sqs_call *c)
+{
+	int rc;
+
+	if (c->p == SQS_QUERY)
+		return sqsresp_parse_xml(&c->ans, c->resp.p, c->resp.len);
+	obuf_putc(&c->resp, '\0');
+	if (c->resp.oom)
+		return -1;
+	rc = sqsresp_parse_json(&c->ans, c->resp.len > 1 ? c->resp.p : "{}");
+	c->resp.len--;
+	return rc;
+}
+
+/* Does the answer look like JSON?  A Query-only server answers a JSON
+ * request with XML or plain text, which is how SQS_AUTO tells. */
+static int
+looks_json(const struct sqs_call *c)
+{
+	size_t i = 0;
+
+	while (i < c->resp.len && strchr(" \t\r\n", c->resp.p[i]) != NULL)
+		i++;
+	return i < c->resp.len && c->resp.p[i] == '{';
+}
+
+/* Describes a failed answer in c->err; returns 1 if worth retrying. */
+static int
+describe_failure(struct sqs_call *c, long http)
+{
+	const char *code = c->ans.error_code, *msg = c->ans.error_message;
+	int retry;
+
+	if (code == NULL)
+		code = "";
+	retry = http >= 500 || http == 429 || strstr(code, "Throttl") ||
+	    strstr(code, "OverLimit") || strcmp(code, "ServiceUnavailable") ==
+	    0 || strcmp(code, "InternalError") == 0 ||
+	    strcmp(code, "InternalFailure") == 0 ||
+	    strcmp(code, "RequestTimeout") == 0;
+	snprintf(c->err, sizeof(c->err), "%s: HTTP %ld%s%s%s%.200s",
+	    actions[c->op], http, *code ? " " : "", code, msg ? ": " : "",
+	    msg ? msg : "");
+	return retry;
+}
+
+static void
+md5_hex(const EVP_MD *md5, const char *s, size_t n, char out[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[16];
+
+	if (!EVP_Digest(s, n, md, NULL, md5, NULL))
+		memset(md, 0, sizeof(md));
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 0xf];
+	}
+	out[32] = '\0';
+}
+
+/* A DeleteMessageBatch answered: settles its entries, and sends the ones
+ * the service failed for its own reasons again, after a backoff. */
+static void
+delete_answered(struct sqs_call *c)
+{
+	size_t left = 0;
+
+	for (size_t j = 0; j < c->ans.nents; j++) {
+		const struct sqsresp_entry *r = &c->ans.ents[j];
+		struct sqs_delete *e;
+		unsigned long k;
+
+		if (r->id == NULL || (k = strtoul(r->id, NULL, 10)) >= c->n ||
+		    !c->pending[k])
+			continue;
+		e = &c->e[k];
+		if (!r->failed) {
+			e->deleted = 1;
+			c->pending[k] = 0;
+			continue;
+		}
+		snprintf(e->code, sizeof(e->code), "%s",
+		    r->code != NULL ? r->code : "Unknown");
+		e->stale = strcmp(e->code, "ReceiptHandleIsInvalid") == 0;
+		/* The service's own fault may pass; the sender's not. */
+		if (r->sender_fault)
+			c->pending[k] = 0;
+	}
+	for (size_t k = 0; k < c->n; k++)
+		left += c->pending[k];
+	if (left == 0 || ++c->round >= c->q->max_attempts) {
+		end(c, SQS_OK);
+		return;
+	}
+	c->attempt = 0;
+	c->due_ms = now_ms() + backoff_ms(c->round);
+	c->state = C_WAITING;
+}
+
+static void
+answered(struct sqs_call *c)
+{
+	char md5[33];
+
+	if (c->op == OP_DELETE) {
+		delete_answered(c);
+		return;
+	}
+	if (c->op == OP_SEND) {
+		md5_hex(c->q->md5, c->body, c->body_len, md5);
+		if (c->ans.md5_of_message_body == NULL ||
+		    strcasecmp(md5, c->ans.md5_of_message_body) != 0) {
+			snprintf(c->err, sizeof(c->err), "SendMessage: the "
+			    "service stored a body that does not match what "
+			    "was sent");
+			end(c, SQS_EFAILED);
+			return;
+		}
+	}
+	end(c, SQS_OK);
+}
+
+/* A transfer of c is over, with curl's result rc: what now? */
+static void
+transferred(struct sqs_call *c, CURLcode rc)
+{
+	struct sqs *q = c->q;
+	const char *action = actions[c->op];
+	long http = 0;
+
+	curl_multi_remove_handle(q->multi, c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(c->hdrs);
+	c->hdrs = NULL;
+	if (rc != CURLE_OK) {
+		snprintf(c->err, sizeof(c->err), "%s: %s", action,
+		    c->resp_overflow ? "response too large" :
+		    curl_easy_strerror(rc));
+		/* What retrying cannot mend: a bad URL, a bad certificate. */
+		if (c->resp_overflow || rc == CURLE_URL_MALFORMAT ||
+		    rc == CURLE_UNSUPPORTED_PROTOCOL ||
+		    rc == CURLE_PEER_FAILED_VERIFICATION ||
+		    rc == CURLE_SSL_CACERT_BADFILE)
+			end(c, SQS_EREFUSED);
+		else
+			retry_later(c);
+		return;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &http);
+	if (c->p == SQS_JSON && !looks_json(c) && http != 429 && http < 500) {
+		/* It does not speak JSON.  Under SQS_AUTO, speak Query from
+		 * now on (another call may have found out already). */
+		if (q->proto == SQS_JSON) {
+			snprintf(c->err, sizeof(c->err), "%s: the answer is not "
+			    "JSON (try --protocol query)", action);
+			end(c, SQS_EREFUSED);
+			return;
+		}
+		q->proto = SQS_QUERY;
+		c->attempt--;	/* not a failure: a question of language */
+		attempt(c);
+		return;
+	}
+	if (parse_answer(c) < 0) {
+		snprintf(c->err, sizeof(c->err), "%s: HTTP %ld, answer not %s",
+		    action, http, c->p == SQS_QUERY ? "XML" : "JSON");
+		if (http >= 500)
+			retry_later(c);
+		else
+			end(c, SQS_EREFUSED);
+		return;
+	}
+	if (http < 200 || http >= 300) {
+		if (describe_failure(c, http))
+			retry_later(c);
+		else
+			end(c, SQS_EREFUSED);
+		return;
+	}
+	if (q->proto == SQS_AUTO)
+		q->proto = c->p;
+	answered(c);
+}
+
+/* ---- driving the calls ------------------------------------------------- */
+
+static void
+start(struct sqs_call *c, enum call_op op)
+{
+	c->op = op;
+	c->attempt = c->round = 0;
+	c->abandoned = 0;
+	c->status = SQS_OK;
+	c->err[0] = '\0';
+	c->q->busy++;
+	attempt(c);
+}
+
+void
+sqs_call_receive(struct sqs_call *c, int max, int wait_seconds,
+    int visibility_timeout)
+{
+	c->max = max;
+	c->wait = wait_seconds;
+	c->visibility = visibility_timeout;
+	start(c, OP_RECEIVE);
+}
+
+void
+sqs_call_delete(struct sqs_call *c, struct sqs_delete *e, size_t n)
+{
+	c->e = e;
+	c->n = n > SQS_MAX_BATCH ? SQS_MAX_BATCH : n;
+	for (size_t i = 0; i < c->n; i++) {
+		c->pending[i] = 1;
+		e[i].deleted = e[i].stale = 0;
+		snprintf(e[i].code, sizeof(e[i].code), "NoAnswer");
+	}
+	start(c, OP_DELETE);
+}
+
+/* Gives up the receives under way: the tool was asked to stop. */
+static void
+abandon_receives(struct sqs *q)
+{
+	for (size_t i = 0; i < q->ncalls; i++) {
+		struct sqs_call *c = q->calls[i];
+
+		if (c->op != OP_RECEIVE ||
+		    (c->state != C_SENDING && c->state != C_WAITING))
+			continue;
+		if (c->state == C_SENDING) {
+			curl_multi_remove_handle(q->multi, c->curl);
+			curl_slist_free_all(c->hdrs);
+			c->hdrs = NULL;
+		}
+		c->abandoned = 1;
+		end(c, SQS_OK);
+	}
+}
+
+/*
+ * One round: sends the calls whose backoff is over, then lets curl work
+ * for at most wait_ms, or until fd has input.  Returns 1 when fd has
+ * input (or is at its end), else 0.
+ */
+static int
+drive(struct sqs *q, int fd, long wait_ms)
+{
+	struct curl_waitfd extra = { .fd = fd, .events = CURL_WAIT_POLLIN };
+	long long now = now_ms();
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int running, left, n;
+	CURLMsg *m;
+
+	if (q->stop != NULL && *q->stop)
+		abandon_receives(q);
+	for (size_t i = 0; i < q->ncalls; i++) {
+		struct sqs_call *c = q->calls[i];
+
+		if (c->state != C_WAITING)
+			continue;
+		if (c->due_ms <= now)
+			attempt(c);
+		else if (c->due_ms - now < wait_ms || wait_ms < 0)
+			wait_ms = (long)(c->due_ms - now);
+	}
+	if (wait_ms < 0 || wait_ms > SQS_STOP_CHECK_MS)
+		wait_ms = SQS_STOP_CHECK_MS;
+	curl_multi_perform(q->multi, &running);
+	while ((m = curl_multi_info_read(q->multi, &left)) != NULL) {
+		struct sqs_call *c;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &c);
+		transferred(c, m->data.result);
+		wait_ms = 0;	/* hand it back before sleeping */
+	}
+	if (wait_ms > 0)
+		curl_multi_poll(q->multi, fd >= 0 ? &extra : NULL,
+		    fd >= 0 ? 1 : 0, (int)wait_ms, NULL);
+	/* Not curl's answer about fd: it leaves out end of input (POLLHUP). */
+	n = fd >= 0 ? poll(&pfd, 1, 0) : 0;
+	return n > 0;
+}
+
+/* Hands back an ended call, if any. */
+static struct sqs_call *
+take_ended(struct sqs *q)
+{
+	for (size_t i = 0; i < q->ncalls; i++) {
+		struct sqs_call *c = q->calls[i];
+
+		if (c->state == C_ENDED && c != q->own) {
+			c->state = C_IDLE;
+			q->busy--;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+struct sqs_call *
+sqs_run(struct sqs *q, int fd, int timeout_ms)
+{
+	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+	struct sqs_call *c;
+
+	for (;;) {
+		long wait = deadline < 0 ? -1 : (long)(deadline - now_ms());
+
+		if ((c = take_ended(q)) != NULL)
+			return c;
+		if (q->busy == 0 && fd < 0)
+			return NULL;	/* nothing could ever end */
+		if (fd >= 0 && q->stop != NULL && *q->stop)
+			return NULL;	/* input is no longer wanted */
+		if (drive(q, fd, wait < 0 && deadline >= 0 ? 0 : wait))
+			return take_ended(q);	/* fd has input */
+		if ((c = take_ended(q)) != NULL)
+			return c;
+		if (deadline >= 0 && now_ms() >= deadline)
+			return NULL;
+	}
+}
+
+int
+sqs_call_messages(struct sqs_call *c, sqs_message_fn *fn, void *ctx,
+    int *skipped)
+{
+	int count = 0;
+
+	*skipped = 0;
+	if (c->op != OP_RECEIVE || c->abandoned || c->status != SQS_OK)
+		return 0;
+	for (size_t i = 0; i < c->ans.nmsgs; i++) {
+		const struct sqsresp_message *r = &c->ans.msgs[i];
+		struct sqs_message m;
+		char md5[33];
+
+		if (r->message_id == NULL || r->receipt_handle == NULL ||
+		    r->body == NULL) {
+			++*skipped;
+			continue;
+		}
+		/* A body damaged on the way stays on the queue; it comes
+		 * back, and after enough tries is parked by the redrive. */
+		md5_hex(c->q->md5, r->body, r->body_len, md5);
+		if (r->md5_of_body != NULL &&
+		    strcasecmp(md5, r->md5_of_body) != 0) {
+			++*skipped;
+			continue;
+		}
+		m.message_id = r->message_id;
+		m.receipt_handle = r->receipt_handle;
+		m.body = r->body;
+		m.body_len = r->body_len;
+		m.sent_timestamp = r->sent_timestamp;
+		m.receive_count = r->receive_count;
+		fn(ctx, &m);
+		count++;
+	}
+	return count;
+}
+
+/* ---- the blocking functions ------------------------------------------- */
+
+/* Drives the client's own call, started, until it ends. */
+static enum sqs_status
+run_own(struct sqs *q)
+{
+	struct sqs_call *c = q->own;
+
+	while (c->state != C_ENDED)
+		(void)drive(q, -1, -1);
+	c->state = C_IDLE;
+	q->busy--;
+	return c->status;
+}
+
+enum sqs_status
+sqs_receive(struct sqs *q, int max, int wait_seconds, int visibility_timeout,
+    sqs_message_fn *fn, void *ctx, int *count, int *skipped)
+{
+	enum sqs_status st;
+
+	*count = *skipped = 0;
+	sqs_call_receive(q->own, max, wait_seconds, visibility_timeout);
+	if ((st = run_own(q)) != SQS_OK)
+		return st;
+	*count = sqs_call_messages(q->own, fn, ctx, skipped);
+	return SQS_OK;
 }
 
 enum sqs_status
 sqs_delete_batch(struct sqs *q, struct sqs_delete *e, size_t n)
 {
-	int pending[SQS_MAX_BATCH];
-	struct delete_args a = { e, n, pending };
-	size_t left = n;
-
-	if (n > SQS_MAX_BATCH)
-		n = a.n = left = SQS_MAX_BATCH;
-	for (size_t i = 0; i < n; i++) {
-		pending[i] = 1;
-		e[i].deleted = e[i].stale = 0;
-		snprintf(e[i].code, sizeof(e[i].code), "NoAnswer");
-	}
-	for (int attempt = 0; left > 0 && attempt < q->max_attempts;
-	    attempt++) {
-		enum sqs_status st;
-
-		if (attempt > 0)
-			backoff(attempt);
-		if ((st = call(q, "DeleteMessageBatch", 30L, build_delete,
-		    &a)) != SQS_OK)
-			return st;
-		for (size_t j = 0; j < q->ans.nents; j++) {
-			const struct sqsresp_entry *r = &q->ans.ents[j];
-			const char *ids = r->id, *code;
-			unsigned long k;
-
-			if (ids == NULL || (k = strtoul(ids, NULL, 10)) >= n ||
-			    !pending[k])
-				continue;
-			if (!r->failed) {
-				e[k].deleted = 1;
-				pending[k] = 0;
-				left--;
-				continue;
-			}
-			code = r->code != NULL ? r->code : "Unknown";
-			snprintf(e[k].code, sizeof(e[k].code), "%s", code);
-			e[k].stale = strcmp(code, "ReceiptHandleIsInvalid") == 0;
-			/* The service's own fault may pass; the sender's not. */
-			if (r->sender_fault) {
-				pending[k] = 0;
-				left--;
-			}
-		}
-	}
-	return SQS_OK;
-}
-
-struct send_args {
-	const char *body;
-	size_t len;
-};
-
-static void
-build_send(struct sqs *q, enum sqs_protocol p, const void *arg)
-{
-	const struct send_args *a = arg;
-
-	request_start(q, p, "SendMessage");
-	if (p == SQS_QUERY) {
-		form(&q->req, "MessageBody", a->body, a->len);
-		return;
-	}
-	obuf_puts(&q->req, ",\"MessageBody\":");
-	jsonw_string(&q->req, a->body, a->len);
-	obuf_putc(&q->req, '}');
+	sqs_call_delete(q->own, e, n);
+	return run_own(q);
 }
 
 enum sqs_status
 sqs_send(struct sqs *q, const char *body, size_t len)
 {
-	struct send_args a = { body, len };
-	enum sqs_status st;
-	char md5[33];
-
-	if ((st = call(q, "SendMessage", 30L, build_send, &a)) != SQS_OK)
-		return st;
-	md5_hex(body, len, md5);
-	if (q->ans.md5_of_message_body == NULL ||
-	    strcasecmp(md5, q->ans.md5_of_message_body) != 0) {
-		snprintf(q->err, sizeof(q->err), "SendMessage: the service "
-		    "stored a body that does not match what was sent");
-		return SQS_EFAILED;
-	}
-	return SQS_OK;
+	q->own->body = body;
+	q->own->body_len = len;
+	start(q->own, OP_SEND);
+	return run_own(q);
 }

@@ -2,13 +2,22 @@
  * sqs.h - a client of one Amazon SQS queue, over the AWS JSON protocol or
  * the older Query/XML protocol, signed with libcurl's SigV4.
  *
- * Calls that fail for a reason retrying can fix (connection errors,
+ * Requests that fail for a reason retrying can fix (connection errors,
  * timeouts, 5xx, throttling) are retried with exponential backoff and
- * full jitter, within AWS_MAX_ATTEMPTS attempts.  Other failures return at
- * once.
+ * full jitter, within AWS_MAX_ATTEMPTS attempts.  Other failures end the
+ * request at once.
+ *
+ * Two ways to use it.  The blocking calls (sqs_receive, sqs_delete_batch,
+ * sqs_send) make one request and return its outcome.  For many requests
+ * in flight at once, a tool makes one struct sqs_call per request it
+ * wants under way, starts them, and lets sqs_run() drive them all from
+ * one thread through libcurl's multi interface, over connections the
+ * client keeps and reuses; sqs_run() hands back each call as it ends.
+ * Do not mix the two on one client while calls are under way.
  *
  * Ownership: a struct sqs_message handed to a callback points into the
- * client's own buffers and is valid only during the callback.
+ * client's own buffers and is valid only during the callback.  A call
+ * belongs to its client and must be freed before it.
  */
 #ifndef SQS_H
 #define SQS_H
@@ -87,10 +96,54 @@ enum sqs_status sqs_delete_batch(struct sqs *q, struct sqs_delete *e,
  * MD5 checked). */
 enum sqs_status sqs_send(struct sqs *q, const char *body, size_t len);
 
+/* ---- calls in flight -------------------------------------------------- */
+
+struct sqs_call;
+
+/* A call on client q, idle.  Returns NULL when memory is short. */
+struct sqs_call *sqs_call_new(struct sqs *q);
+
+/* Frees c; a request under way is abandoned. */
+void sqs_call_free(struct sqs_call *c);
+
+/* Starts a ReceiveMessage on idle c (arguments as for sqs_receive). */
+void sqs_call_receive(struct sqs_call *c, int max, int wait_seconds,
+    int visibility_timeout);
+
+/* Starts a DeleteMessageBatch of e[0..n) (n 1..10) on idle c; e must
+ * stay put until c ends, and then tells each entry's fate. */
+void sqs_call_delete(struct sqs_call *c, struct sqs_delete *e, size_t n);
+
+/*
+ * Drives every call under way until one ends, fd (when >= 0) has input,
+ * or timeout_ms (< 0: no limit) passes; it always drives them once, so a
+ * timeout of 0 puts new requests on the wire.  Returns an ended call,
+ * each once, now idle with its outcome kept until it is started again;
+ * or NULL.  Once the client's stop flag is set, receives under way end at
+ * once, abandoned (nothing received), other requests run to their end,
+ * and a wait for fd returns NULL: input is no longer wanted.
+ */
+struct sqs_call *sqs_run(struct sqs *q, int fd, int timeout_ms);
+
+/* Calls started and not yet handed back by sqs_run(). */
+size_t sqs_busy(const struct sqs *q);
+
+/* An ended call's outcome, and what went wrong if it failed. */
+enum sqs_status sqs_call_status(const struct sqs_call *c);
+const char *sqs_call_error(const struct sqs_call *c);
+
+/* For an ended receive: calls fn for every message whose body matches its
+ * MD5 (the others stay on the queue, counted in *skipped).  Returns the
+ * number handed to fn. */
+int sqs_call_messages(struct sqs_call *c, sqs_message_fn *fn, void *ctx,
+    int *skipped);
+
+/* ---- about the client ------------------------------------------------- */
+
 /* The protocol in use (after SQS_AUTO has chosen). */
 enum sqs_protocol sqs_protocol(const struct sqs *q);
 
-/* What went wrong in the last call that failed, in one line. */
+/* What went wrong in the last blocking call that failed, in one line. */
 const char *sqs_error(const struct sqs *q);
 
 #endif

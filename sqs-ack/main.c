@@ -8,14 +8,13 @@
  * A batch is sent when it is full or when the next line would make us
  * wait, so deletes follow commits closely.
  *
- * The main thread reads lines and forms batches; --concurrency N delete
- * workers, each a thread with its own client and kept connection, send
- * them, so N calls can be in flight at once.
+ * With --concurrency N, up to N DeleteMessageBatch calls are in flight
+ * at once, all driven by this one thread while it reads (sqs_run():
+ * libcurl's multi interface over kept connections).
  */
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +31,7 @@
 #define BATCH 10		/* the most DeleteMessageBatch takes */
 
 enum { S_DELETED, S_STALE, S_FAILED, S_PARKED, S_CALLS };
-static struct stats stats;	/* counted from every thread */
+static struct stats stats;
 
 enum { A_MESSAGE_ID, A_RECEIPT_HANDLE, A_REJECT, A_BODY, A_COUNT };
 
@@ -76,21 +75,18 @@ batch_clear(struct batch *b)
 	b->n = 0;
 }
 
-/* Deletes the batch.  Returns the number of entries not deleted. */
+/* Reports the fate of a batch whose delete has ended, and empties it.
+ * Returns the number of entries not deleted. */
 static size_t
-batch_send(struct sqs *q, struct batch *b)
+batch_done(struct batch *b, const struct sqs_call *call,
+    const struct timespec *t0)
 {
-	enum sqs_status st;
+	enum sqs_status st = sqs_call_status(call);
 	size_t failed = 0;
 
-	struct timespec t0;
-
-	if (b->n == 0)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((st = sqs_delete_batch(q, b->entry, b->n)) != SQS_OK)
-		errx(sqstool_exit_status(st), "%s", sqs_error(q));
-	stats_latency(&stats, &t0);
+	if (st != SQS_OK)
+		errx(sqstool_exit_status(st), "%s", sqs_call_error(call));
+	stats_latency(&stats, t0);
 	stats_add(&stats, S_CALLS, 1);
 	for (size_t i = 0; i < b->n; i++) {
 		const char *id = b->message_id[i] ? b->message_id[i] :
@@ -186,74 +182,57 @@ batch_add(struct batch *b, struct jfields_parser *p, const char *line,
 	return 1;
 }
 
-/* Batches handed from the reader to the delete workers; with one worker
- * there is no thread: the reader sends (a hand-off per batch costs more
- * CPU than the call). */
-struct pool {
-	struct sqs *clients[64];	/* one per worker, opened by main() */
-	size_t taken;		/* clients handed to workers */
-	struct sqs *inline_q;	/* concurrency 1: the reader's own client */
-	pthread_mutex_t mu;
-	pthread_cond_t more, room;
-	struct batch *queue[64];
-	size_t head, count, cap;
-	int done;
+/* The deletes in flight: one slot per call, each with its batch. */
+struct slot {
+	struct sqs_call *call;
+	struct batch b;
+	struct timespec t0;
+	int busy;
+};
+
+struct deleter {
+	struct sqs *q;
+	struct slot slots[64];
+	size_t nslots;
 	size_t failed;		/* entries not deleted */
 };
 
-static void *
-deleter(void *arg)
+/* Waits at most timeout_ms (< 0: as long as it takes) for a delete to
+ * end, or for input on fd (< 0: none), and reports the one that ended. */
+static void
+collect(struct deleter *d, int fd, int timeout_ms)
 {
-	struct pool *p = arg;
-	struct sqs *q;
+	struct sqs_call *call = sqs_run(d->q, fd, timeout_ms);
 
-	pthread_mutex_lock(&p->mu);
-	q = p->clients[p->taken++];
-	pthread_mutex_unlock(&p->mu);
-
-	for (;;) {
-		struct batch *b;
-		size_t failed;
-
-		pthread_mutex_lock(&p->mu);
-		while (p->count == 0 && !p->done)
-			pthread_cond_wait(&p->more, &p->mu);
-		if (p->count == 0) {
-			pthread_mutex_unlock(&p->mu);
-			break;
+	for (size_t i = 0; call != NULL && i < d->nslots; i++)
+		if (d->slots[i].call == call) {
+			d->failed += batch_done(&d->slots[i].b, call,
+			    &d->slots[i].t0);
+			d->slots[i].busy = 0;
 		}
-		b = p->queue[p->head];
-		p->head = (p->head + 1) % p->cap;
-		p->count--;
-		pthread_cond_signal(&p->room);
-		pthread_mutex_unlock(&p->mu);
-		failed = batch_send(q, b);
-		free(b);
-		pthread_mutex_lock(&p->mu);
-		p->failed += failed;
-		pthread_mutex_unlock(&p->mu);
-	}
-	return NULL;
 }
 
-/* Hands *bp to the workers (waiting for room) and starts a new batch. */
+/* Sends batch b (waiting for a free slot) and empties it. */
 static void
-submit(struct pool *p, struct batch **bp)
+submit(struct deleter *d, struct batch *b)
 {
-	if ((*bp)->n == 0)
+	struct slot *s = NULL;
+
+	if (b->n == 0)
 		return;
-	if (p->inline_q != NULL) {
-		p->failed += batch_send(p->inline_q, *bp);
-		return;		/* batch_send emptied it */
+	while (s == NULL) {
+		for (size_t i = 0; s == NULL && i < d->nslots; i++)
+			if (!d->slots[i].busy)
+				s = &d->slots[i];
+		if (s == NULL)
+			collect(d, -1, -1);
 	}
-	pthread_mutex_lock(&p->mu);
-	while (p->count == p->cap)
-		pthread_cond_wait(&p->room, &p->mu);
-	p->queue[(p->head + p->count++) % p->cap] = *bp;
-	pthread_cond_signal(&p->more);
-	pthread_mutex_unlock(&p->mu);
-	if ((*bp = calloc(1, sizeof(**bp))) == NULL)
-		err(EXIT_IO, "out of memory");
+	s->b = *b;
+	b->n = 0;
+	s->busy = 1;
+	clock_gettime(CLOCK_MONOTONIC, &s->t0);
+	sqs_call_delete(s->call, s->b.entry, s->b.n);
+	collect(d, -1, 0);	/* on the wire now, not at the next wait */
 }
 
 int
@@ -267,17 +246,14 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sqstool t = { .queue_url = NULL }, dt;
+	struct sqstool t = { .sqs.stop = &sqstool_stop }, dt;
 	const char *line, *dlq_url = NULL;
 	struct sqs *dlq = NULL;
 	long parked_failed = 0;
 	int read_error = 0;
 	struct jfields_parser parser;
-	struct pool pool = { .mu = PTHREAD_MUTEX_INITIALIZER,
-	    .more = PTHREAD_COND_INITIALIZER, .room = PTHREAD_COND_INITIALIZER,
-	    .cap = 1 };
-	pthread_t threads[64];
-	struct batch *b;
+	struct deleter d = { .nslots = 1 };
+	struct batch b = { .n = 0 };
 	size_t len, unusable = 0;
 	struct lines in;
 	int c;
@@ -293,7 +269,7 @@ main(int argc, char *argv[])
 			dlq_url = optarg;
 			break;
 		case 'c':
-			pool.cap = (size_t)xnumber(optarg, "--concurrency", 1, 64);
+			d.nslots = (size_t)xnumber(optarg, "--concurrency", 1, 64);
 			break;
 		case 'h':
 			usage(stdout);
@@ -307,12 +283,10 @@ main(int argc, char *argv[])
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
-	/* Every client opened here, so that a configuration error is
-	 * reported once, before any thread runs. */
-	for (size_t i = 0; i < pool.cap; i++)
-		pool.clients[i] = xsqs_open(&t);
-	if (pool.cap == 1)
-		pool.inline_q = pool.clients[0];
+	d.q = xsqs_open(&t);
+	for (size_t i = 0; i < d.nslots; i++)
+		if ((d.slots[i].call = sqs_call_new(d.q)) == NULL)
+			err(EXIT_IO, "out of memory");
 	if (dlq_url != NULL) {
 		dt = t;
 		dt.queue_url = dlq_url;
@@ -320,19 +294,14 @@ main(int argc, char *argv[])
 	}
 	tool_init_output();
 	sqstool_catch_signals();
-	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0 ||
-	    (b = calloc(1, sizeof(*b))) == NULL)
+	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
 		err(EXIT_IO, "buffers");
 	jfields_init(&parser, LOGIN_MAX_DEPTH, 0);
 
 	stats_init(&stats, "sqs-ack", (const char *const[]){ "deleted",
 	    "stale", "failed", "parked", "calls", NULL }, "deleted");
-	for (size_t i = 0; pool.inline_q == NULL && i < pool.cap; i++)
-		if ((errno = pthread_create(&threads[i], NULL, deleter,
-		    &pool)) != 0)
-			err(EXIT_IO, "starting a delete thread");
 	while (!sqstool_stop) {
-		enum lines_result r = lines_next(&in, b->n ? 0 : -1, &line, &len);
+		enum lines_result r = lines_next(&in, 0, &line, &len);
 
 		if (r == LINES_EOF)
 			break;
@@ -344,36 +313,33 @@ main(int argc, char *argv[])
 			break;
 		}
 		if (r == LINES_TIMEOUT) {
-			submit(&pool, &b);
+			/* The next line would make us wait: send what we
+			 * have, then wait for input or a delete's end. */
+			submit(&d, &b);
+			collect(&d, in.fd, -1);
 			continue;
 		}
-		if (r == LINES_TOOLONG || batch_add(b, &parser, line,
+		if (r == LINES_TOOLONG || batch_add(&b, &parser, line,
 		    len, dlq, &parked_failed) < 0) {
 			warnx("line %zu: no receipt_handle; skipped",
 			    in.lineno);
 			unusable++;
 		}
-		if (b->n == BATCH) {
-			submit(&pool, &b);
+		if (b.n == BATCH) {
+			submit(&d, &b);
 			stats_tick(&stats);
 		}
 	}
-	submit(&pool, &b);	/* at the end, or when stopped */
-	pthread_mutex_lock(&pool.mu);
-	pool.done = 1;
-	pthread_cond_broadcast(&pool.more);
-	pthread_mutex_unlock(&pool.mu);
-	for (size_t i = 0; pool.inline_q == NULL && i < pool.cap; i++)
-		pthread_join(threads[i], NULL);
-	for (size_t i = 0; i < pool.cap; i++)
-		sqs_close(pool.clients[i]);
+	submit(&d, &b);		/* at the end, or when stopped */
+	while (sqs_busy(d.q) > 0)
+		collect(&d, -1, -1);
+	sqs_close(d.q);
 	stats_finish(&stats);
-	free(b);
 	jfields_free(&parser);
 	lines_free(&in);
 	sqs_close(dlq);
 	if (read_error)
 		exit(EXIT_IO);
-	xexit(NULL, pool.failed || unusable || parked_failed ? EXIT_PARTIAL :
+	xexit(NULL, d.failed || unusable || parked_failed ? EXIT_PARTIAL :
 	    EXIT_OK);
 }

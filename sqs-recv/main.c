@@ -6,13 +6,13 @@
  * receive_count (docs/ndjson.md).  Output is flushed after every batch.
  * Messages are not deleted here: sqs-ack does that once they are stored.
  *
- * With --concurrency N, N receivers run at once, each a thread with its
- * own client and kept connection; a batch is written whole, under a lock.
+ * With --concurrency N, N receives are kept in flight at once by one
+ * thread (sqs_run(): libcurl's multi interface over kept connections);
+ * each batch is written whole as its receive ends.
  */
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,79 +75,69 @@ write_message(void *ctx, const struct sqs_message *m)
 	obuf_puts(o, "}\n");
 }
 
-/* What the receivers share. */
+/* The state of the receiving. */
 struct recv {
 	struct sqstool t;
 	long max;		/* 0: no limit */
 	int until_empty, wait, visibility;
-	pthread_mutex_t mu;	/* guards what follows, and stdout */
 	long received, asked;	/* messages written; asked for, in flight */
 	int empty;		/* stop: the queue looks empty */
 	long empties;		/* consecutive empty receives */
 	long concurrency;
+	struct obuf out;
 	struct stats stats;
 };
 
 enum { S_RECEIVED, S_RECEIVES, S_EMPTY, S_SKIPPED };
 
-/* A receiver thread's own: the shared state and its client. */
-struct receiver {
-	struct recv *r;
-	struct sqs *q;
-	pthread_t thread;
+/* One receive kept in flight. */
+struct slot {
+	struct sqs_call *call;
+	int want;
+	struct timespec t0;
 };
 
-/* One receiver: receives, writes whole batches, until told to stop. */
-static void *
-receiver(void *arg)
+/* Starts the slot's next receive, unless it is time to stop. */
+static void
+ask(struct recv *r, struct slot *s)
 {
-	struct recv *r = ((struct receiver *)arg)->r;
-	struct sqs *q = ((struct receiver *)arg)->q;
-	struct obuf out = { .len = 0 };
+	s->want = r->max == 0 || r->max - r->asked >= 10 ? 10 :
+	    (int)(r->max - r->asked);
+	if (r->empty || sqstool_stop || s->want <= 0)
+		return;
+	r->asked += s->want;
+	clock_gettime(CLOCK_MONOTONIC, &s->t0);
+	sqs_call_receive(s->call, s->want, r->wait, r->visibility);
+}
 
-	for (;;) {
-		int want, got, skipped;
-		enum sqs_status st;
-		struct timespec t0;
+/* A receive has ended: writes its batch whole. */
+static void
+received(struct recv *r, struct slot *s)
+{
+	enum sqs_status st = sqs_call_status(s->call);
+	int got, skipped;
 
-		pthread_mutex_lock(&r->mu);
-		want = r->max == 0 || r->max - r->asked >= 10 ? 10 :
-		    (int)(r->max - r->asked);
-		if (r->empty || sqstool_stop || want <= 0) {
-			pthread_mutex_unlock(&r->mu);
-			break;
-		}
-		r->asked += want;
-		pthread_mutex_unlock(&r->mu);
-
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		st = sqs_receive(q, want, r->wait, r->visibility, write_message,
-		    &out, &got, &skipped);
-		stats_latency(&r->stats, &t0);
-		stats_add(&r->stats, S_RECEIVES, 1);
-		stats_add(&r->stats, S_RECEIVED, got);
-		stats_add(&r->stats, S_SKIPPED, skipped);
-		stats_add(&r->stats, S_EMPTY, got == 0);
-		if (st != SQS_OK)
-			errx(sqstool_exit_status(st), "%s", sqs_error(q));
-		if (skipped > 0)
-			warnx("%d message(s) with a damaged or incomplete "
-			    "answer left on the queue", skipped);
-		pthread_mutex_lock(&r->mu);
-		xwrite(&out);
-		r->received += got;
-		r->asked -= want - got;	/* ask again for what did not come */
-		/* With N receivers, one empty answer may only mean the others
-		 * hold the visible messages: empty is N empty answers in a
-		 * row. */
-		r->empties = got == 0 && skipped == 0 ? r->empties + 1 : 0;
-		if (r->until_empty && r->empties >= r->concurrency)
-			r->empty = 1;
-		stats_tick(&r->stats);	/* under the lock: one thread at a time */
-		pthread_mutex_unlock(&r->mu);
-	}
-	obuf_free(&out);
-	return NULL;
+	if (st != SQS_OK)
+		errx(sqstool_exit_status(st), "%s", sqs_call_error(s->call));
+	got = sqs_call_messages(s->call, write_message, &r->out, &skipped);
+	stats_latency(&r->stats, &s->t0);
+	stats_add(&r->stats, S_RECEIVES, 1);
+	stats_add(&r->stats, S_RECEIVED, got);
+	stats_add(&r->stats, S_SKIPPED, skipped);
+	stats_add(&r->stats, S_EMPTY, got == 0);
+	if (skipped > 0)
+		warnx("%d message(s) with a damaged or incomplete answer left "
+		    "on the queue", skipped);
+	xwrite(&r->out);
+	r->received += got;
+	r->asked -= s->want - got;	/* ask again for what did not come */
+	/* With N receives in flight, one empty answer may only mean the
+	 * others hold the visible messages: empty is N empty answers in a
+	 * row. */
+	r->empties = got == 0 && skipped == 0 ? r->empties + 1 : 0;
+	if (r->until_empty && r->empties >= r->concurrency)
+		r->empty = 1;
+	stats_tick(&r->stats);
 }
 
 int
@@ -165,9 +155,10 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct recv r = { .t.sqs.stop = &sqstool_stop, .wait = -1,
-	    .visibility = -1, .concurrency = 1,
-	    .mu = PTHREAD_MUTEX_INITIALIZER };
-	struct receiver workers[64];
+	    .visibility = -1, .concurrency = 1 };
+	struct slot slots[64];
+	struct sqs_call *call;
+	struct sqs *q;
 	int c;
 
 	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS STATS_SHORTOPTS
@@ -210,22 +201,27 @@ main(int argc, char *argv[])
 	if (r.wait < 0)
 		r.wait = r.until_empty ? 1 : 20;
 
-	/* Every client opened here, so that a configuration error is
-	 * reported once, before any thread runs. */
+	q = xsqs_open(&r.t);
 	for (long i = 0; i < r.concurrency; i++)
-		workers[i] = (struct receiver){ &r, xsqs_open(&r.t), 0 };
+		if ((slots[i].call = sqs_call_new(q)) == NULL)
+			err(EXIT_IO, "out of memory");
 	tool_init_output();
 	sqstool_catch_signals();
 	stats_init(&r.stats, "sqs-recv", (const char *const[]){ "received",
 	    "receives", "empty_receives", "skipped", NULL }, "received");
 	for (long i = 0; i < r.concurrency; i++)
-		if ((errno = pthread_create(&workers[i].thread, NULL, receiver,
-		    &workers[i])) != 0)
-			err(EXIT_IO, "starting a receiver thread");
-	for (long i = 0; i < r.concurrency; i++) {
-		pthread_join(workers[i].thread, NULL);
-		sqs_close(workers[i].q);
+		ask(&r, &slots[i]);
+	while (sqs_busy(q) > 0) {
+		if ((call = sqs_run(q, -1, -1)) == NULL)
+			continue;
+		for (long i = 0; i < r.concurrency; i++)
+			if (slots[i].call == call) {
+				received(&r, &slots[i]);
+				ask(&r, &slots[i]);
+			}
 	}
+	sqs_close(q);
+	obuf_free(&r.out);
 	stats_finish(&r.stats);
 	xexit(NULL, EXIT_OK);
 }
