@@ -3,7 +3,8 @@
 # receive+delete: (a) requests per message, draining one moto_server queue
 # each; (b) client CPU per message, draining 20000 messages from a canned
 # SQS that answers at once (whole processes for us, start-up included; the
-# loop only for boto3); (c) messages per second received and deleted at
+# loop only for boto3), and the part of it libcurl's signed requests
+# alone take (bench/curl-floor.c); (c) messages per second received and deleted at
 # concurrency 1, 8 and 32 from a canned SQS that answers after 20 ms.
 set -eu
 cd "$(dirname "$0")/.."
@@ -58,6 +59,13 @@ result "sqs-recv|sqs-ack vs boto3: client CPU ms/message" \
     "$(awk -v c="$our_cpu" -v n="$CPU_N" 'BEGIN { printf "%.4f", c * 1000 / n }')" \
     "$(awk -v c="$boto_cpu" -v n="$CPU_N" 'BEGIN { printf "%.4f", c * 1000 / n }') (boto3)" \
     "$(awk -v a="$our_cpu" -v b="$boto_cpu" 'BEGIN { printf "%.3f", a / b }')" "<= 0.1"
+# The floor under that: libcurl's own signed requests, two per ten messages.
+cc -O2 -o "$work/curl-floor" bench/curl-floor.c -lcurl
+floor_cpu=$("$work/curl-floor" "$Q" $((CPU_N / 5)))
+result "libcurl alone, SigV4-signed, 2 requests/10 msgs: CPU ms/message" \
+    "$(awk -v c="$floor_cpu" -v n="$CPU_N" 'BEGIN { printf "%.4f", c * 1000 / n }')" \
+    "$(awk -v c="$boto_cpu" -v n="$CPU_N" 'BEGIN { printf "%.4f", c * 1000 / n }') (boto3)" \
+    "$(awk -v a="$floor_cpu" -v b="$boto_cpu" 'BEGIN { printf "%.3f", a / b }')" "-"
 
 # (c) throughput against a canned SQS 20 ms away
 canned 20
