@@ -264,6 +264,24 @@ sys.stdout.buffer.write(b)' >"$BATS_TEST_TMPDIR/body"
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
 }
 
+@test "--concurrency N: N long polls in flight at once, from one thread, each on its own connection" {
+	port=${AWS_ENDPOINT_URL##*:}
+	sqs-recv --concurrency 4 --max-messages 40 --wait-seconds 20 >"$BATS_TEST_TMPDIR/out" 3>&- &
+	pid=$!
+	# The queue is empty: all four receives wait in moto, each on a
+	# connection of its own.
+	for _ in $(seq 100); do
+		n=$(ss -Htnp state established "( dport = :$port )" | grep -c "pid=$pid,") || true
+		[ "$n" -ge 4 ] && break
+		sleep 0.1
+	done
+	[ "$n" -eq 4 ]
+	[ "$(ls /proc/$pid/task | wc -l)" -eq 1 ]
+	seq 40 | fa_send "$QUEUE_URL"
+	wait "$pid"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq 40 ]
+}
+
 @test "--concurrency with --max-messages: exactly that many, never more, never fewer" {
 	seq 100 | fa_send "$QUEUE_URL"
 	for n in 1 25 37; do
