@@ -201,7 +201,7 @@ keep(struct jfields_parser *p, const unsigned char *s, size_t n)
 }
 
 /* Records a top-level key; 0 when new, 1 when already seen, -1 no memory.
- * The set points at the arena's copy of each key. */
+ * The list and the set point at the arena's copy of each key. */
 static int
 keys_add(struct jfields_parser *p, const unsigned char *k, size_t n)
 {
@@ -210,6 +210,22 @@ keys_add(struct jfields_parser *p, const unsigned char *k, size_t n)
 
 	if (copy == NULL)
 		return -1;
+	if (p->nkeys < JF_FEW_KEYS) {
+		for (size_t i = 0; i < p->nkeys; i++)
+			if (p->few[i].n == n && memcmp(p->few[i].s, copy, n) == 0)
+				return 1;
+		p->few[p->nkeys].s = copy;
+		p->few[p->nkeys++].n = n;
+		return 0;
+	}
+	if (p->nkeys++ == JF_FEW_KEYS) {
+		/* One object too many for the list: the set takes over. */
+		strset_clear(&p->keys);
+		for (size_t i = 0; i < JF_FEW_KEYS; i++)
+			if (strset_add(&p->keys, p->few[i].s, p->few[i].n, 0,
+			    NULL) < 0)
+				return -1;
+	}
 	r = strset_add(&p->keys, copy, n, 0, NULL);
 	return r < 0 ? -1 : r == 0;
 }
@@ -406,7 +422,7 @@ jfields_parse(struct jfields_parser *p, const char *text, size_t len,
 		p->arena_cap = len;
 	}
 	p->arena_len = 0;
-	strset_clear(&p->keys);
+	p->nkeys = 0;
 	p->fields = fields;
 	p->nfields = n;
 	p->depth = 0;

@@ -62,12 +62,19 @@ struct jfields_field {
 /* Flags for jfields_init. */
 #define JF_UNIQUE_KEYS 1	/* every top-level key, wanted or not, once */
 
+#define JF_FEW_KEYS 16
+
 struct jfields_parser {
 	unsigned max_depth;
 	int flags;
 	char *arena;		/* copies of strings, numbers and keys */
 	size_t arena_cap, arena_len;
-	struct strset keys;	/* top-level keys seen, with JF_UNIQUE_KEYS */
+	/* Top-level keys seen, with JF_UNIQUE_KEYS: the first few in a list
+	 * (a login has six; comparing is cheaper than hashing them), the
+	 * rest, if an object has more, in a hash set. */
+	struct { const char *s; size_t n; } few[JF_FEW_KEYS];
+	size_t nkeys;
+	struct strset keys;
 	void *spare[8];		/* blocks yajl freed, kept for its next parse */
 	size_t nspare;
 	/* state of the parse under way */

@@ -1,7 +1,28 @@
 /*
  * jsonw.c - writing JSON values.  See jsonw.h.
  */
+#include <stdint.h>
+
 #include "jsonw.h"
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/*
+ * Does the word hold a byte that needs escaping: below 0x20, '"' or
+ * '\'?  The usual SWAR tests (exact for "is there such a byte", which
+ * is all this asks): a byte below n makes (x - n*ONES) & ~x set its high
+ * bit, and a byte equal to c is a zero byte of x ^ c*ONES.  Most strings
+ * written (masks, ids, user_ids) have none, so eight bytes go at a time.
+ */
+static inline int
+word_needs_escape(uint64_t x)
+{
+	uint64_t q = x ^ ('"' * ONES), b = x ^ ('\\' * ONES);
+
+	return ((((x - 0x20 * ONES) & ~x) | ((q - ONES) & ~q) |
+	    ((b - ONES) & ~b)) & HIGHS) != 0;
+}
 
 /* Control characters, quote and backslash must be escaped. */
 static inline int
@@ -18,9 +39,20 @@ jsonw_string(struct obuf *b, const char *s, size_t n)
 
 	obuf_putc(b, '"');
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c;
 		char esc[6] = { '\\', 0 };
+		uint64_t w;
 
+		/* Skip whole words that need nothing. */
+		while (n - i >= 8) {
+			memcpy(&w, s + i, 8);
+			if (word_needs_escape(w))
+				break;
+			i += 8;
+		}
+		if (i == n)
+			break;
+		c = (unsigned char)s[i];
 		if (!needs_escape(c))
 			continue;
 		obuf_put(b, s + run, i - run);

@@ -5,7 +5,10 @@
  */
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -102,6 +105,21 @@ test_jfields(void)
 		n += (size_t)sprintf(buf + n, "\"k\":0}");
 		CHECK(jfields_parse(&p, buf, n, f, 4) == JF_OK);
 	}
+	/* around the switch from the list of the first keys to the set */
+	for (int keys = JF_FEW_KEYS - 2; keys <= JF_FEW_KEYS + 2; keys++)
+		for (int dup = -1; dup < keys; dup++) {
+			char buf[1024];
+			size_t n = 0;
+
+			for (int i = 0; i < keys; i++)
+				n += (size_t)sprintf(buf + n, "%s\"k%d\":%d",
+				    i ? "," : "{", i, i);
+			if (dup >= 0)
+				n += (size_t)sprintf(buf + n, ",\"k%d\":0", dup);
+			n += (size_t)sprintf(buf + n, "}");
+			CHECK(jfields_parse(&p, buf, n, f, 4) ==
+			    (dup >= 0 ? JF_EDUPKEY : JF_OK));
+		}
 	jfields_free(&p);
 
 	/* without JF_UNIQUE_KEYS only wanted fields must be unique */
@@ -172,6 +190,22 @@ test_login(void)
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 			CHECK(login_canonical_ip(bad[i], strlen(bad[i]),
 			    canon) < 0);
+		/* IPv4 text is written by hand: as inet_ntop would, for
+		 * every octet value in every place. */
+		for (int octet = 0; octet < 256; octet++)
+			for (int at = 0; at < 4; at++) {
+				unsigned char a[4] = { 10, 200, 3, 45 };
+				char text[INET_ADDRSTRLEN], want[INET_ADDRSTRLEN];
+				int n;
+
+				a[at] = (unsigned char)octet;
+				snprintf(text, sizeof(text), "%d.%d.%d.%d", a[0],
+				    a[1], a[2], a[3]);
+				inet_ntop(AF_INET, a, want, sizeof(want));
+				n = login_canonical_ip(text, strlen(text), canon);
+				CHECK(n == (int)strlen(want) &&
+				    strcmp(canon, want) == 0);
+			}
 	}
 
 	CHECK(login_check_text(S(""), 5) != NULL);
@@ -277,6 +311,38 @@ test_jsonw(void)
 	CHECK(!b.oom);
 	CHECK(strcmp(b.p, "\"a\\\"b\\\\c\\n\\t\\u0001\x7f\xc3\xa9/\" \"\\u0000\" null "
 	    "-9223372036854775808 0") == 0);
+
+	/* Every byte value at every place of a 19-byte string (words are
+	 * scanned eight bytes at a time): escaped exactly when it must be. */
+	static const char ctl[] = "\b\t\n\f\r";
+
+	for (int c = 0; c < 256; c++)
+		for (size_t at = 0; at < 19; at++) {
+			char in[19], want[32];
+			size_t w = 0;
+
+			memset(in, 'x', sizeof(in));
+			in[at] = (char)c;
+			want[w++] = '"';
+			for (size_t i = 0; i < at; i++)
+				want[w++] = 'x';
+			if (c == '"' || c == '\\') {
+				want[w++] = '\\';
+				want[w++] = (char)c;
+			} else if (c != 0 && strchr(ctl, c) != NULL) {
+				want[w++] = '\\';
+				want[w++] = "btnfr"[strchr(ctl, c) - ctl];
+			} else if (c < 0x20)
+				w += (size_t)snprintf(want + w, 7, "\\u%04x", c);
+			else
+				want[w++] = (char)c;
+			for (size_t i = at + 1; i < sizeof(in); i++)
+				want[w++] = 'x';
+			want[w++] = '"';
+			obuf_clear(&b);
+			jsonw_string(&b, in, sizeof(in));
+			CHECK(b.len == w && memcmp(b.p, want, w) == 0);
+		}
 	obuf_free(&b);
 }
 
