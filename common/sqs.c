@@ -729,6 +729,7 @@ abandon_receives(struct sqs *q)
 			continue;
 		if (c->state == C_SENDING) {
 			curl_multi_remove_handle(q->multi, c->curl);
+			curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 			curl_slist_free_all(c->hdrs);
 			c->hdrs = NULL;
 		}

@@ -129,6 +129,46 @@ stage_pid() {
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
 }
 
+# proxy_later PORT DROP: after half a second, a TCP proxy on PORT to moto
+# that drops its first DROP connections unanswered; until then nothing
+# listens there and connections are refused.  Sets PROXY_PID.
+proxy_later() {
+	sleep 0.5
+	fa_detached python3 "$BATS_TEST_DIRNAME/helpers/tcp-proxy.py" "$1" \
+	    "${AWS_ENDPOINT_URL#http://}" --drop "$2" 2>>"$BATS_TEST_TMPDIR/proxy" &
+	PROXY_PID=$!
+}
+
+teardown() {
+	[ -z "${PROXY_PID:-}" ] || kill "$PROXY_PID" 2>/dev/null || true
+}
+
+@test "an SQS that refuses connections, then drops them unanswered, during receives and deletes: retried, nothing lost" {
+	fa_queue "refuse-$RANDOM"
+	seq 30 | fa_send "$QUEUE_URL"
+	export AWS_MAX_ATTEMPTS=12	# backoff up to 10 s between tries
+	port=$(fa_free_port)
+	sqs-recv --endpoint-url "http://127.0.0.1:$port" --until-empty --wait-seconds 0 \
+	    --visibility-timeout 120 >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	proxy_later "$port" 3
+	wait "$pid"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq 30 ]
+	[ "$(jq -r .body "$BATS_TEST_TMPDIR/out" | sort -nu | wc -l)" -eq 30 ]
+	[ "$(grep -c dropped "$BATS_TEST_TMPDIR/proxy")" -eq 3 ]
+	kill "$PROXY_PID"
+	wait "$PROXY_PID" || true
+
+	port=$(fa_free_port)
+	sqs-ack --endpoint-url "http://127.0.0.1:$port" <"$BATS_TEST_TMPDIR/out" \
+	    2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	proxy_later "$port" 2
+	wait "$pid"
+	[ "$(grep -c dropped "$BATS_TEST_TMPDIR/proxy")" -eq 5 ]
+	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
+}
+
 @test "the key is never on a command line or in an environment that ps shows" {
 	fa_queue "key-$RANDOM"
 	createdb "key_$BATS_TEST_NUMBER"
