@@ -7,6 +7,8 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
 	-Icommon -I$(PG_INCLUDE) -MMD -MP
 
+VERSION ?= 0.2.0
+
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -38,6 +40,9 @@ bin/%: %/main.o common/libcommon.a
 man/%.1: man/%.1.in man/exit-status.mdoc man/stats-options.mdoc
 	sed -e '/^@EXIT_STATUS@$$/{r man/exit-status.mdoc' -e 'd;}' \
 	    -e '/^@STATS_OPTIONS@$$/{r man/stats-options.mdoc' -e 'd;}' $< > $@
+
+# Only tool.c prints it: a new version rebuilds one file.
+common/tool.o: override CFLAGS += -DFA_VERSION='"$(VERSION)"'
 
 common/libcommon.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^

@@ -13,7 +13,7 @@ usage: pipeline.sh [-j N] [--queue-url URL] [--until-empty] [--max-messages N]
                    [--wait-seconds S] [--visibility-timeout S]
                    [--key-file FILE] [--dbname CONNINFO] [--create]
                    [--batch-rows N] [--flush-ms MS] [--retry-seconds S]
-                   [--dead-letter-queue URL] [--protocol P]
+                   [--dead-letter-queue URL] [--protocol P] [--version]
 
 Runs sqs-recv | pii-mask | pg-load | sqs-ack; with -j N, N such pipelines
 side by side (SQS spreads the messages, the ledger keeps them exactly
@@ -25,7 +25,8 @@ that take them: --queue-url to sqs-recv and sqs-ack; --until-empty,
 --dead-letter-queue to sqs-ack (rejected messages are parked there at once,
 pii-mask carrying their bodies).  The environment of each tool applies
 (SQS_QUEUE_URL, PII_MASK_KEY_FILE, PG*, AWS_*); FETCH_AWARDS_BIN names the
-directory of the tools (default: beside this script).
+directory of the tools (default: beside this script).  --version prints
+the version of those tools.
 
 Exit status: 0 all stages succeeded; otherwise the status of the failing
 stage (1 partial, 2 usage, 3 configuration, 4 I/O, 5 SQS, 6 PostgreSQL).
@@ -33,7 +34,7 @@ USAGE
 }
 
 recv=() mask=() load=() ack=()
-jobs=1 args=()
+jobs=1 args=() version=0
 while [ $# -gt 0 ]; do
 	opt=$1
 	case $opt in
@@ -55,6 +56,7 @@ while [ $# -gt 0 ]; do
 	--until-empty) recv+=("$opt") ;;
 	--create) load+=("$opt") ;;
 	-h|--help) usage; exit 0 ;;
+	-V|--version) version=1 ;;
 	--queue-url|--max-messages|--wait-seconds|--visibility-timeout|\
 	--key-file|--dbname|--batch-rows|--flush-ms|--retry-seconds|\
 	--dead-letter-queue|--protocol)
@@ -80,6 +82,26 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+# The tools in $FETCH_AWARDS_BIN, else beside this script (bin/ in the
+# source tree, or the same directory once installed), else the PATH.
+here=$(dirname "$0")
+if [ -n "${FETCH_AWARDS_BIN:-}" ]; then
+	bin="$FETCH_AWARDS_BIN/"
+elif [ -x "$here/bin/sqs-recv" ]; then
+	bin="$here/bin/"
+elif [ -x "$here/sqs-recv" ]; then
+	bin="$here/"
+else
+	bin=""
+fi
+
+# The version of the tools it runs, which is its own.
+if [ "$version" -eq 1 ]; then
+	out=$("${bin}sqs-recv" --version)
+	echo "pipeline.sh ${out#sqs-recv }"
+	exit 0
+fi
+
 # -j N: N copies of this pipeline, each a process group of its own; the
 # status is the worst of theirs, as below.
 if [ "$jobs" -gt 1 ]; then
@@ -97,19 +119,6 @@ if [ "$jobs" -gt 1 ]; then
 		fi
 	done
 	exit "$blame"
-fi
-
-# The tools in $FETCH_AWARDS_BIN, else beside this script (bin/ in the
-# source tree, or the same directory once installed), else the PATH.
-here=$(dirname "$0")
-if [ -n "${FETCH_AWARDS_BIN:-}" ]; then
-	bin="$FETCH_AWARDS_BIN/"
-elif [ -x "$here/bin/sqs-recv" ]; then
-	bin="$here/bin/"
-elif [ -x "$here/sqs-recv" ]; then
-	bin="$here/"
-else
-	bin=""
 fi
 
 set +e

@@ -55,3 +55,14 @@ xnumber(const char *arg, const char *option, long min, long max)
 	}
 	return v;
 }
+
+#ifndef FA_VERSION
+#define FA_VERSION "unknown"	/* built outside the Makefile */
+#endif
+
+void
+tool_version(const char *name)
+{
+	printf("%s (fetch-awards) %s\n", name, FA_VERSION);
+	xexit(NULL, EXIT_OK);
+}

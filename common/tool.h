@@ -26,6 +26,10 @@ void xwrite(struct obuf *out);
  * status. */
 void xexit(struct obuf *out, int status) __attribute__((noreturn));
 
+/* Prints "name (fetch-awards) VERSION" on standard output and exits 0:
+ * --version, the same in every tool of one build. */
+void tool_version(const char *name) __attribute__((noreturn));
+
 /* Parses a decimal option value in [min, max]; otherwise reports the
  * option by name and exits EXIT_USAGE. */
 long xnumber(const char *arg, const char *option, long min, long max);

@@ -75,6 +75,7 @@ usage(FILE *f)
 	    "                           up to S seconds before giving up (default 60)\n"
 	    STATS_USAGE
 	    "  -h, --help               show this help\n"
+	    "  -V, --version            show the version\n"
 	    "\n"
 	    "Exit status: 0 done (rejects included), 1 some lines unusable,\n"
 	    "2 usage, 4 reading or writing failed, 6 PostgreSQL failed.\n", f);
@@ -265,6 +266,7 @@ main(int argc, char *argv[])
 		{ "retry-seconds", required_argument, NULL, 'r' },
 		STATS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct loader ld = { .batch_rows = 5000, .flush_ms = 200,
@@ -277,7 +279,7 @@ main(int argc, char *argv[])
 	char why[512];
 	size_t len;
 
-	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "d:cb:f:r:h",
+	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "d:cb:f:r:hV",
 	    longopts, NULL)) != -1) {
 		if (stats_option(&ld.stats, c, optarg))
 			continue;
@@ -298,6 +300,8 @@ main(int argc, char *argv[])
 		case 'r':
 			retry_s = xnumber(optarg, "--retry-seconds", 0, 86400);
 			break;
+		case 'V':
+			tool_version("pg-load");
 		case 'h':
 			usage(stdout);
 			xexit(NULL, EXIT_OK);

@@ -77,6 +77,7 @@ usage(FILE *f)
 	    "  -r, --reveal         read row lines or siv masks, write the originals\n"
 	    STATS_USAGE
 	    "  -h, --help           show this help\n"
+	    "  -V, --version        show the version\n"
 	    "\n"
 	    "Exit status: 0 done (rejects included), 1 some masks not revealed,\n"
 	    "2 usage, 3 key missing or bad, 4 reading or writing failed.\n", f);
@@ -445,6 +446,7 @@ main(int argc, char *argv[])
 		{ "reject-body", no_argument, NULL, 'b' },
 		STATS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct masker m = { .today = -1, .sent_day = LLONG_MIN };
@@ -453,7 +455,7 @@ main(int argc, char *argv[])
 	int c, reveal = 0;
 	size_t len;
 
-	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "k:m:i:rbh",
+	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "k:m:i:rbhV",
 	    longopts, NULL)) != -1) {
 		if (stats_option(&m.stats, c, optarg))
 			continue;
@@ -483,6 +485,8 @@ main(int argc, char *argv[])
 		case 'b':
 			m.reject_body = 1;
 			break;
+		case 'V':
+			tool_version("pii-mask");
 		case 'h':
 			usage(stdout);
 			xexit(NULL, EXIT_OK);

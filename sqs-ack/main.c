@@ -59,6 +59,7 @@ usage(FILE *f)
 	    "  -c, --concurrency N      N deletes in flight at once, 1-64 (default 1)\n"
 	    STATS_USAGE
 	    "  -h, --help               show this help\n"
+	    "  -V, --version            show the version\n"
 	    "\n"
 	    "Exit status: 0 all deleted (or their handles had expired), 1 some\n"
 	    "not deleted or lines unusable,\n"
@@ -244,6 +245,7 @@ main(int argc, char *argv[])
 		{ "concurrency", required_argument, NULL, 'c' },
 		STATS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sqstool t = { .sqs.stop = &sqstool_stop }, dt;
@@ -258,7 +260,7 @@ main(int argc, char *argv[])
 	struct lines in;
 	int c;
 
-	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS STATS_SHORTOPTS "D:c:h",
+	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS STATS_SHORTOPTS "D:c:hV",
 	    longopts,
 	    NULL)) != -1) {
 		if (sqstool_option(&t, c, optarg) ||
@@ -271,6 +273,8 @@ main(int argc, char *argv[])
 		case 'c':
 			d.nslots = (size_t)xnumber(optarg, "--concurrency", 1, 64);
 			break;
+		case 'V':
+			tool_version("sqs-ack");
 		case 'h':
 			usage(stdout);
 			xexit(NULL, EXIT_OK);

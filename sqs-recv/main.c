@@ -48,6 +48,7 @@ usage(FILE *f)
 	    "                               (default 1); output order then varies\n"
 	    STATS_USAGE
 	    "  -h, --help                   show this help\n"
+	    "  -V, --version                show the version\n"
 	    "\n"
 	    "Environment: AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, AWS_REGION,\n"
 	    "AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n"
@@ -152,6 +153,7 @@ main(int argc, char *argv[])
 		{ "concurrency", required_argument, NULL, 'c' },
 		STATS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct recv r = { .t.sqs.stop = &sqstool_stop, .wait = -1,
@@ -162,7 +164,7 @@ main(int argc, char *argv[])
 	int c;
 
 	while ((c = getopt_long(argc, argv, SQSTOOL_SHORTOPTS STATS_SHORTOPTS
-	    "n:ew:v:c:h",
+	    "n:ew:v:c:hV",
 	    longopts, NULL)) != -1) {
 		if (sqstool_option(&r.t, c, optarg) ||
 		    stats_option(&r.stats, c, optarg))
@@ -184,6 +186,8 @@ main(int argc, char *argv[])
 		case 'c':
 			r.concurrency = xnumber(optarg, "--concurrency", 1, 64);
 			break;
+		case 'V':
+			tool_version("sqs-recv");
 		case 'h':
 			usage(stdout);
 			xexit(NULL, EXIT_OK);

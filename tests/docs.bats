@@ -40,6 +40,20 @@ setup() {
 	"$FA_TOP/pipeline.sh" --help | grep -q '^Exit status:'
 }
 
+@test "--version: every tool and pipeline.sh name the same version of one build" {
+	version=$(sed -n 's/^VERSION ?= //p' "$FA_TOP/Makefile")
+	[ -n "$version" ]
+	for tool in sqs-recv pii-mask pg-load sqs-ack; do
+		run "$tool" --version
+		[ "$status" -eq 0 ] && [ "$output" = "$tool (fetch-awards) $version" ]
+		run "$tool" -V
+		[ "$output" = "$tool (fetch-awards) $version" ]
+		"$tool" --help | grep -q -- '--version'
+	done
+	run "$FA_TOP/pipeline.sh" --version
+	[ "$status" -eq 0 ] && [ "$output" = "pipeline.sh (fetch-awards) $version" ]
+}
+
 @test "man pages: one per tool, render without warnings, share the EXIT STATUS section" {
 	for page in sqs-recv pii-mask pg-load sqs-ack pipeline.sh; do
 		m=$FA_TOP/man/$page.1
