@@ -497,16 +497,9 @@ attempt(struct sqs_call *c)
 static int
 parse_answer(struct sqs_call *c)
 {
-	int rc;
-
 	if (c->p == SQS_QUERY)
 		return sqsresp_parse_xml(&c->ans, c->resp.p, c->resp.len);
-	obuf_putc(&c->resp, '\0');
-	if (c->resp.oom)
-		return -1;
-	rc = sqsresp_parse_json(&c->ans, c->resp.len > 1 ? c->resp.p : "{}");
-	c->resp.len--;
-	return rc;
+	return sqsresp_parse_json(&c->ans, c->resp.p, c->resp.len);
 }
 
 /* Does the answer look like JSON?  A Query-only server answers a JSON

@@ -1,20 +1,18 @@
 /*
- * sqsresp.c - SQS answers, JSON (yajl_tree) or XML (xml.h), into one
- * structure.  See sqsresp.h.
+ * sqsresp.c - SQS answers, JSON (yajl's callbacks) or XML (xml.h), into
+ * one structure.  See sqsresp.h.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_tree.h>
+#include <yajl/yajl_parse.h>
 
 #include "sqsresp.h"
 #include "xml.h"
 
 #define NONE ((size_t)-1)
 
-/* Members of values that yajl_tree_get() has already type-checked. */
-#define STR(v) ((v)->u.string)
-#define ARR(v) (&(v)->u.array)
 
 static const struct sqsresp_msg_at no_msg_at = { NONE, NONE, NONE, NONE };
 static const struct sqsresp_ent_at no_ent_at = { NONE, NONE };
@@ -132,86 +130,325 @@ short_code(const char *code)
 
 /* ---- JSON ------------------------------------------------------------ */
 
-/* The string at path in v, or NULL. */
-static const char *
-json_str(yajl_val v, const char *k1, const char *k2)
-{
-	const char *path[] = { k1, k2, NULL };
+/*
+ * One streaming pass (yajl callbacks, no tree): the answer's few fields
+ * are found by where they are.  Depth 1 is the top object; its arrays
+ * Messages, Successful and Failed are depth 2; each object in them is a
+ * message or entry at depth 3; a message's Attributes object is depth 4.
+ * A field of the wrong type is left out, a repeated key is ignored (the
+ * first one counts, whatever its type), and an array element that is not
+ * an object counts as a message or entry with nothing in it.
+ */
+enum jkey { K_OTHER, K_MESSAGES, K_SUCCESSFUL, K_FAILED, K_TYPE, K_MESSAGE_LC,
+    K_MESSAGE_UC, K_MD5_OF_MESSAGE_BODY, K_MESSAGE_ID, K_RECEIPT_HANDLE,
+    K_BODY, K_MD5_OF_BODY, K_ATTRIBUTES, K_ID, K_CODE, K_SENDER_FAULT,
+    K_SENT_TIMESTAMP, K_RECEIVE_COUNT };
 
-	v = yajl_tree_get(v, path, yajl_t_string);
-	return v != NULL ? STR(v) : NULL;
+#define JKEY(name, key) { name, sizeof(name) - 1, key }
+static const struct {
+	const char *name;
+	size_t len;
+	enum jkey key;
+} jkeys[] = {
+	JKEY("Messages", K_MESSAGES), JKEY("Successful", K_SUCCESSFUL),
+	JKEY("Failed", K_FAILED), JKEY("__type", K_TYPE),
+	JKEY("message", K_MESSAGE_LC), JKEY("Message", K_MESSAGE_UC),
+	JKEY("MD5OfMessageBody", K_MD5_OF_MESSAGE_BODY),
+	JKEY("MessageId", K_MESSAGE_ID), JKEY("ReceiptHandle", K_RECEIPT_HANDLE),
+	JKEY("Body", K_BODY), JKEY("MD5OfBody", K_MD5_OF_BODY),
+	JKEY("Attributes", K_ATTRIBUTES), JKEY("Id", K_ID), JKEY("Code", K_CODE),
+	JKEY("SenderFault", K_SENDER_FAULT),
+	JKEY("SentTimestamp", K_SENT_TIMESTAMP),
+	JKEY("ApproximateReceiveCount", K_RECEIVE_COUNT),
+};
+
+struct jwalk {
+	struct sqsresp *a;
+	unsigned depth;
+	enum jkey key[5];	/* the last key seen at depths 1 to 4 */
+	char type[5];		/* 'o' or 'a': the container at each depth */
+	unsigned long seen[5];	/* keys met in the object at each depth */
+	enum jkey list;		/* the depth-2 array being read, or K_OTHER */
+	int item;		/* the depth-3 object is a message or entry */
+	int attrs;		/* the depth-4 object is a message's Attributes */
+	size_t message_uc_at;	/* "Message", used when "message" is absent */
+};
+
+static enum jkey
+jkey_of(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < sizeof(jkeys) / sizeof(jkeys[0]); i++)
+		if (jkeys[i].len == n && memcmp(jkeys[i].name, s, n) == 0)
+			return jkeys[i].key;
+	return K_OTHER;
 }
 
+/* Sets *at to a copy of s[0..n) unless it was set already. */
 static void
-json_message(struct sqsresp *a, yajl_val v)
+keep_first(struct sqsresp *a, size_t *at, const unsigned char *s, size_t n)
 {
-	struct sqsresp_message *m = &a->msgs[a->nmsgs];
-	struct sqsresp_msg_at *at = &a->msg_at[a->nmsgs];
-	const char *s;
-
-	clear_msg(a, a->nmsgs);
-	if ((s = json_str(v, "MessageId", NULL)) != NULL)
-		at->id = keep_str(a, s);
-	if ((s = json_str(v, "ReceiptHandle", NULL)) != NULL)
-		at->rh = keep_str(a, s);
-	if ((s = json_str(v, "Body", NULL)) != NULL) {
-		m->body_len = strlen(s);
-		at->body = keep(a, s, m->body_len);
-	}
-	if ((s = json_str(v, "MD5OfBody", NULL)) != NULL)
-		at->md5 = keep_str(a, s);
-	m->sent_timestamp = number(json_str(v, "Attributes", "SentTimestamp"));
-	m->receive_count = count(json_str(v, "Attributes",
-	    "ApproximateReceiveCount"));
-	a->nmsgs++;
+	if (*at == NONE)
+		*at = keep(a, (const char *)s, n);
 }
 
-static void
-json_entries(struct sqsresp *a, yajl_val tree, const char *key, int failed)
+/* A number written as a string ("1700000000123"): its digits' value, or
+ * -1 when it is not all digits or does not fit. */
+static long long
+number_of(const unsigned char *s, size_t n)
 {
-	const char *path[] = { key, NULL }, *s;
-	const char *sender_fault[] = { "SenderFault", NULL };
-	yajl_val list = yajl_tree_get(tree, path, yajl_t_array);
+	long long v = 0;
 
-	for (size_t i = 0; list != NULL && i < ARR(list)->len &&
-	    a->nents < SQSRESP_MAX; i++) {
-		yajl_val e = ARR(list)->values[i];
-		size_t k = a->nents++;
-
-		clear_ent(a, k);
-		a->ents[k].failed = failed;
-		if ((s = json_str(e, "Id", NULL)) != NULL)
-			a->ent_at[k].id = keep_str(a, s);
-		if ((s = json_str(e, "Code", NULL)) != NULL)
-			a->ent_at[k].code = keep_str(a, s);
-		a->ents[k].sender_fault = yajl_tree_get(e, sender_fault,
-		    yajl_t_true) != NULL;
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (LLONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
 	}
+	return v;
 }
+
+/* Counts an element of a list that is not an object: an empty item. */
+static int
+blank_item(struct jwalk *w)
+{
+	struct sqsresp *a = w->a;
+
+	if (w->list == K_MESSAGES) {
+		clear_msg(a, a->nmsgs);
+		if (a->nmsgs < SQSRESP_MAX)
+			a->nmsgs++;
+	} else {
+		clear_ent(a, a->nents);
+		a->ents[a->nents].failed = w->list == K_FAILED;
+		if (a->nents < SQSRESP_MAX)
+			a->nents++;
+	}
+	return 1;
+}
+
+static int
+on_jscalar(void *ctx)
+{
+	struct jwalk *w = ctx;
+
+	return w->depth == 2 && w->list != K_OTHER ? blank_item(w) : 1;
+}
+
+static int
+on_jnumber(void *ctx, const char *s, size_t n)
+{
+	(void)s, (void)n;
+	return on_jscalar(ctx);
+}
+
+static int
+on_jstring(void *ctx, const unsigned char *s, size_t n)
+{
+	struct jwalk *w = ctx;
+	struct sqsresp *a = w->a;
+
+	if (w->depth == 2 && w->list != K_OTHER)
+		return blank_item(w);
+	if (w->depth == 1 && w->type[1] == 'o') {
+		switch (w->key[1]) {
+		case K_TYPE:
+			if (a->code_at == NONE) {
+				size_t at = keep(a, (const char *)s, n);
+
+				/* Its short form: a suffix of the copy. */
+				if (!a->strs.oom)
+					a->code_at = at + (size_t)(short_code(
+					    a->strs.p + at) - (a->strs.p + at));
+			}
+			break;
+		case K_MESSAGE_LC:
+			keep_first(a, &a->message_at, s, n);
+			break;
+		case K_MESSAGE_UC:
+			keep_first(a, &w->message_uc_at, s, n);
+			break;
+		case K_MD5_OF_MESSAGE_BODY:
+			keep_first(a, &a->md5_at, s, n);
+			break;
+		default:
+			break;
+		}
+	} else if (w->depth == 3 && w->item && w->list == K_MESSAGES) {
+		struct sqsresp_msg_at *at = &a->msg_at[a->nmsgs];
+
+		switch (w->key[3]) {
+		case K_MESSAGE_ID:
+			keep_first(a, &at->id, s, n);
+			break;
+		case K_RECEIPT_HANDLE:
+			keep_first(a, &at->rh, s, n);
+			break;
+		case K_BODY:
+			if (at->body == NONE)
+				a->msgs[a->nmsgs].body_len = n;
+			keep_first(a, &at->body, s, n);
+			break;
+		case K_MD5_OF_BODY:
+			keep_first(a, &at->md5, s, n);
+			break;
+		default:
+			break;
+		}
+	} else if (w->depth == 3 && w->item) {
+		struct sqsresp_ent_at *at = &a->ent_at[a->nents];
+
+		if (w->key[3] == K_ID)
+			keep_first(a, &at->id, s, n);
+		else if (w->key[3] == K_CODE)
+			keep_first(a, &at->code, s, n);
+	} else if (w->depth == 4 && w->attrs) {
+		struct sqsresp_message *m = &a->msgs[a->nmsgs];
+
+		if (w->key[4] == K_SENT_TIMESTAMP && m->sent_timestamp == -1)
+			m->sent_timestamp = number_of(s, n);
+		else if (w->key[4] == K_RECEIVE_COUNT && m->receive_count == -1) {
+			long long c = number_of(s, n);
+
+			m->receive_count = c > 0x7fffffff ? -1 : (long)c;
+		}
+	}
+	return !a->strs.oom;
+}
+
+static int
+on_jbool(void *ctx, int b)
+{
+	struct jwalk *w = ctx;
+
+	if (w->depth == 2 && w->list != K_OTHER)
+		return blank_item(w);
+	if (w->depth == 3 && w->item && w->list != K_MESSAGES &&
+	    w->key[3] == K_SENDER_FAULT && b)
+		w->a->ents[w->a->nents].sender_fault = 1;
+	return 1;
+}
+
+static int
+on_jkey(void *ctx, const unsigned char *s, size_t n)
+{
+	struct jwalk *w = ctx;
+
+	enum jkey k;
+
+	if (w->depth == 1 || (w->depth == 3 && w->item) ||
+	    (w->depth == 4 && w->attrs)) {
+		/* Only a key's first occurrence counts, whatever its value. */
+		k = jkey_of(s, n);
+		if (w->seen[w->depth] & (1UL << k))
+			k = K_OTHER;
+		w->seen[w->depth] |= 1UL << k;
+		w->key[w->depth] = k;
+	}
+	return 1;
+}
+
+static int
+open_container(struct jwalk *w, char type)
+{
+	struct sqsresp *a = w->a;
+
+	w->depth++;
+	if (w->depth <= 4) {
+		w->type[w->depth] = type;
+		w->seen[w->depth] = 0;
+		if (w->depth < 4)
+			w->key[w->depth + 1] = K_OTHER;
+	}
+	if (w->depth == 2 && type == 'a' && w->type[1] == 'o' &&
+	    (w->key[1] == K_MESSAGES || w->key[1] == K_SUCCESSFUL ||
+	    w->key[1] == K_FAILED))
+		w->list = w->key[1];
+	else if (w->depth == 3 && type == 'o' && w->list != K_OTHER) {
+		/* A message or entry: read into slot n, counted at its end
+		 * (once SQSRESP_MAX are counted, slot n is the scratch one). */
+		w->item = 1;
+		w->key[3] = K_OTHER;
+		if (w->list == K_MESSAGES)
+			clear_msg(a, a->nmsgs);
+		else {
+			clear_ent(a, a->nents);
+			a->ents[a->nents].failed = w->list == K_FAILED;
+		}
+	} else if (w->depth == 4 && type == 'o' && w->item &&
+	    w->list == K_MESSAGES && w->key[3] == K_ATTRIBUTES)
+		w->attrs = 1;
+	return 1;
+}
+
+static int
+on_jstart_map(void *ctx)
+{
+	return open_container(ctx, 'o');
+}
+
+static int
+on_jstart_array(void *ctx)
+{
+	return open_container(ctx, 'a');
+}
+
+static int
+on_jend(void *ctx)
+{
+	struct jwalk *w = ctx;
+	struct sqsresp *a = w->a;
+
+	if (w->depth == 4)
+		w->attrs = 0;
+	else if (w->depth == 3 && w->item) {
+		w->item = 0;
+		if (w->list == K_MESSAGES && a->nmsgs < SQSRESP_MAX)
+			a->nmsgs++;
+		else if (w->list != K_MESSAGES && a->nents < SQSRESP_MAX)
+			a->nents++;
+	} else if (w->depth == 3 && w->list != K_OTHER)
+		blank_item(w);		/* an array in the list */
+	else if (w->depth == 2)
+		w->list = K_OTHER;
+	w->depth--;
+	return 1;
+}
+
+static const yajl_callbacks jcallbacks = {
+	.yajl_null = on_jscalar,
+	.yajl_number = on_jnumber,
+	.yajl_string = on_jstring,
+	.yajl_boolean = on_jbool,
+	.yajl_map_key = on_jkey,
+	.yajl_start_map = on_jstart_map,
+	.yajl_end_map = on_jend,
+	.yajl_start_array = on_jstart_array,
+	.yajl_end_array = on_jend,
+};
 
 int
-sqsresp_parse_json(struct sqsresp *a, const char *text)
+sqsresp_parse_json(struct sqsresp *a, const char *text, size_t len)
 {
-	const char *path[] = { "Messages", NULL }, *s;
-	yajl_val tree, list;
+	struct jwalk w = { .a = a, .list = K_OTHER, .message_uc_at = NONE };
+	yajl_handle h;
+	yajl_status st;
 
 	reset(a);
-	if ((tree = yajl_tree_parse(text, NULL, 0)) == NULL)
+	if (len == 0) {
+		text = "{}";	/* an answer with no body says nothing */
+		len = 2;
+	}
+	if ((h = yajl_alloc(&jcallbacks, NULL, &w)) == NULL)
 		return -1;
-	if ((list = yajl_tree_get(tree, path, yajl_t_array)) != NULL)
-		for (size_t i = 0; i < ARR(list)->len && a->nmsgs < SQSRESP_MAX;
-		    i++)
-			json_message(a, ARR(list)->values[i]);
-	json_entries(a, tree, "Successful", 0);
-	json_entries(a, tree, "Failed", 1);
-	if ((s = json_str(tree, "__type", NULL)) != NULL)
-		a->code_at = keep_str(a, short_code(s));
-	if ((s = json_str(tree, "message", NULL)) != NULL ||
-	    (s = json_str(tree, "Message", NULL)) != NULL)
-		a->message_at = keep_str(a, s);
-	if ((s = json_str(tree, "MD5OfMessageBody", NULL)) != NULL)
-		a->md5_at = keep_str(a, s);
-	yajl_tree_free(tree);
+	st = yajl_parse(h, (const unsigned char *)text, len);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	yajl_free(h);
+	if (st != yajl_status_ok)
+		return -1;
+	if (a->message_at == NONE)
+		a->message_at = w.message_uc_at;
 	return finish(a);
 }
 

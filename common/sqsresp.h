@@ -61,9 +61,9 @@ struct sqsresp {
 	size_t code_at, message_at, md5_at, attr_name_at;
 };
 
-/* Parses a JSON answer, NUL-terminated text.  Returns 0, or -1 when it is
- * not JSON or memory ran out. */
-int sqsresp_parse_json(struct sqsresp *a, const char *text);
+/* Parses a JSON answer, text[0..len) (empty: as "{}").  Returns 0, or -1
+ * when it is not JSON or memory ran out. */
+int sqsresp_parse_json(struct sqsresp *a, const char *text, size_t len);
 
 /* Parses a Query-protocol XML answer, text[0..len).  Returns 0, or -1
  * when it is not well-formed XML or memory ran out. */

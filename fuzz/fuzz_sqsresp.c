@@ -52,7 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	if (sqsresp_parse_json(&a, text) == 0)
+	if (sqsresp_parse_json(&a, text, size) == 0)
 		check(&a);
 	if (sqsresp_parse_xml(&a, text, size) == 0)
 		check(&a);

@@ -405,11 +405,11 @@ test_sqsresp(void)
 	char big[4096];
 	size_t n;
 
-	CHECK(sqsresp_parse_json(&a, "{\"Messages\":[{\"MessageId\":\"m1\","
+	CHECK(sqsresp_parse_json(&a, S("{\"Messages\":[{\"MessageId\":\"m1\","
 	    "\"ReceiptHandle\":\"r\\\"1\",\"Body\":\"a\\nb\","
 	    "\"MD5OfBody\":\"x\",\"Attributes\":{\"SentTimestamp\":"
 	    "\"1700000000123\",\"ApproximateReceiveCount\":\"2\"}},"
-	    "{\"Body\":\"\"}]}") == 0);
+	    "{\"Body\":\"\"}]}")) == 0);
 	CHECK(a.nmsgs == 2 && strcmp(a.msgs[0].message_id, "m1") == 0);
 	CHECK(strcmp(a.msgs[0].receipt_handle, "r\"1") == 0);
 	CHECK(a.msgs[0].body_len == 3 && strcmp(a.msgs[0].body, "a\nb") == 0);
@@ -419,20 +419,31 @@ test_sqsresp(void)
 	    a.msgs[1].sent_timestamp == -1 && a.msgs[1].receive_count == -1);
 	CHECK(a.error_code == NULL && a.nents == 0);
 
-	CHECK(sqsresp_parse_json(&a, "{\"Successful\":[{\"Id\":\"0\"}],"
+	CHECK(sqsresp_parse_json(&a, S("{\"Successful\":[{\"Id\":\"0\"}],"
 	    "\"Failed\":[{\"Id\":\"1\",\"Code\":\"ReceiptHandleIsInvalid\","
-	    "\"SenderFault\":true}]}") == 0);
+	    "\"SenderFault\":true}]}")) == 0);
 	CHECK(a.nmsgs == 0 && a.nents == 2);
 	CHECK(!a.ents[0].failed && strcmp(a.ents[0].id, "0") == 0);
 	CHECK(a.ents[1].failed && a.ents[1].sender_fault &&
 	    strcmp(a.ents[1].code, "ReceiptHandleIsInvalid") == 0);
 
-	CHECK(sqsresp_parse_json(&a, "{\"__type\":\"com.amazonaws.sqs#"
-	    "QueueDoesNotExist\",\"message\":\"gone\"}") == 0);
+	CHECK(sqsresp_parse_json(&a, S("{\"__type\":\"com.amazonaws.sqs#"
+	    "QueueDoesNotExist\",\"message\":\"gone\"}")) == 0);
 	CHECK(strcmp(a.error_code, "QueueDoesNotExist") == 0 &&
 	    strcmp(a.error_message, "gone") == 0);
-	CHECK(sqsresp_parse_json(&a, "<xml/>") < 0);
-	CHECK(sqsresp_parse_json(&a, "{\"Messages\":[") < 0);
+	/* A repeated key: the first counts, whatever its type.  An element
+	 * that is not an object is an item with nothing in it. */
+	CHECK(sqsresp_parse_json(&a, S("{\"Failed\":true,\"Failed\":[{\"Id\":"
+	    "\"1\"}],\"Messages\":[7,{\"Body\":\"b\",\"Body\":\"c\",\"Attributes\":"
+	    "{\"SentTimestamp\":\"0012\",\"ApproximateReceiveCount\":\"1x\"}}]}")) ==
+	    0);
+	CHECK(a.nents == 0 && a.nmsgs == 2 && a.msgs[0].body == NULL);
+	CHECK(strcmp(a.msgs[1].body, "b") == 0 && a.msgs[1].sent_timestamp == 12 &&
+	    a.msgs[1].receive_count == -1);
+	CHECK(sqsresp_parse_json(&a, S("")) == 0 && a.nmsgs == 0);
+	CHECK(sqsresp_parse_json(&a, S("{} // a comment")) < 0);
+	CHECK(sqsresp_parse_json(&a, S("<xml/>")) < 0);
+	CHECK(sqsresp_parse_json(&a, S("{\"Messages\":[")) < 0);
 
 	/* An answer with more than a batch keeps the first SQSRESP_MAX. */
 	n = (size_t)snprintf(big, sizeof(big), "<R>");
