@@ -93,25 +93,30 @@ finish(struct sqsresp *a)
 	return 0;
 }
 
-/* A non-negative decimal number, or -1 for anything else. */
+/* A number written as text ("1700000000123"): its digits' value, or -1
+ * when it is not all digits or does not fit. */
 static long long
-number(const char *s)
+number(const char *s, size_t n)
 {
-	char *end;
-	long long n;
+	long long v = 0;
 
-	if (s == NULL || *s < '0' || *s > '9')
+	if (n == 0)
 		return -1;
-	n = strtoll(s, &end, 10);
-	return *end == '\0' && n >= 0 ? n : -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (LLONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
 }
 
+/* A receive count: a number that fits a long on every platform, or -1. */
 static long
-count(const char *s)
+count(const char *s, size_t n)
 {
-	long long n = number(s);
+	long long v = number(s, n);
 
-	return n > 0x7fffffff ? -1 : (long)n;
+	return v > 0x7fffffff ? -1 : (long)v;
 }
 
 /* The short name of an error code: "com.amazonaws.sqs#X" and
@@ -183,31 +188,6 @@ jkey_of(const unsigned char *s, size_t n)
 	return K_OTHER;
 }
 
-/* Sets *at to a copy of s[0..n) unless it was set already. */
-static void
-keep_first(struct sqsresp *a, size_t *at, const unsigned char *s, size_t n)
-{
-	if (*at == NONE)
-		*at = keep(a, (const char *)s, n);
-}
-
-/* A number written as a string ("1700000000123"): its digits' value, or
- * -1 when it is not all digits or does not fit. */
-static long long
-number_of(const unsigned char *s, size_t n)
-{
-	long long v = 0;
-
-	if (n == 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (LLONG_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
 /* Counts an element of a list that is not an object: an empty item. */
 static int
 blank_item(struct jwalk *w)
@@ -252,24 +232,23 @@ on_jstring(void *ctx, const unsigned char *s, size_t n)
 		return blank_item(w);
 	if (w->depth == 1 && w->type[1] == 'o') {
 		switch (w->key[1]) {
-		case K_TYPE:
-			if (a->code_at == NONE) {
-				size_t at = keep(a, (const char *)s, n);
+		case K_TYPE: {
+			size_t at = keep(a, (const char *)s, n);
 
-				/* Its short form: a suffix of the copy. */
-				if (!a->strs.oom)
-					a->code_at = at + (size_t)(short_code(
-					    a->strs.p + at) - (a->strs.p + at));
-			}
+			/* Its short form: a suffix of the copy. */
+			if (!a->strs.oom)
+				a->code_at = at + (size_t)(short_code(a->strs.p +
+				    at) - (a->strs.p + at));
 			break;
+		}
 		case K_MESSAGE_LC:
-			keep_first(a, &a->message_at, s, n);
+			a->message_at = keep(a, (const char *)s, n);
 			break;
 		case K_MESSAGE_UC:
-			keep_first(a, &w->message_uc_at, s, n);
+			w->message_uc_at = keep(a, (const char *)s, n);
 			break;
 		case K_MD5_OF_MESSAGE_BODY:
-			keep_first(a, &a->md5_at, s, n);
+			a->md5_at = keep(a, (const char *)s, n);
 			break;
 		default:
 			break;
@@ -279,18 +258,17 @@ on_jstring(void *ctx, const unsigned char *s, size_t n)
 
 		switch (w->key[3]) {
 		case K_MESSAGE_ID:
-			keep_first(a, &at->id, s, n);
+			at->id = keep(a, (const char *)s, n);
 			break;
 		case K_RECEIPT_HANDLE:
-			keep_first(a, &at->rh, s, n);
+			at->rh = keep(a, (const char *)s, n);
 			break;
 		case K_BODY:
-			if (at->body == NONE)
-				a->msgs[a->nmsgs].body_len = n;
-			keep_first(a, &at->body, s, n);
+			a->msgs[a->nmsgs].body_len = n;
+			at->body = keep(a, (const char *)s, n);
 			break;
 		case K_MD5_OF_BODY:
-			keep_first(a, &at->md5, s, n);
+			at->md5 = keep(a, (const char *)s, n);
 			break;
 		default:
 			break;
@@ -299,19 +277,16 @@ on_jstring(void *ctx, const unsigned char *s, size_t n)
 		struct sqsresp_ent_at *at = &a->ent_at[a->nents];
 
 		if (w->key[3] == K_ID)
-			keep_first(a, &at->id, s, n);
+			at->id = keep(a, (const char *)s, n);
 		else if (w->key[3] == K_CODE)
-			keep_first(a, &at->code, s, n);
+			at->code = keep(a, (const char *)s, n);
 	} else if (w->depth == 4 && w->attrs) {
 		struct sqsresp_message *m = &a->msgs[a->nmsgs];
 
-		if (w->key[4] == K_SENT_TIMESTAMP && m->sent_timestamp == -1)
-			m->sent_timestamp = number_of(s, n);
-		else if (w->key[4] == K_RECEIVE_COUNT && m->receive_count == -1) {
-			long long c = number_of(s, n);
-
-			m->receive_count = c > 0x7fffffff ? -1 : (long)c;
-		}
+		if (w->key[4] == K_SENT_TIMESTAMP)
+			m->sent_timestamp = number((const char *)s, n);
+		else if (w->key[4] == K_RECEIVE_COUNT)
+			m->receive_count = count((const char *)s, n);
 	}
 	return !a->strs.oom;
 }
@@ -485,9 +460,9 @@ xml_leaf(void *ctx, const char *parent, const char *name, const char *text,
 		else if (strcmp(name, "Value") != 0 || an == NULL)
 			;
 		else if (strcmp(an, "SentTimestamp") == 0)
-			m->sent_timestamp = number(text);
+			m->sent_timestamp = number(text, len);
 		else if (strcmp(an, "ApproximateReceiveCount") == 0)
-			m->receive_count = count(text);
+			m->receive_count = count(text, len);
 	} else if (strcmp(parent, "DeleteMessageBatchResultEntry") == 0 ||
 	    strcmp(parent, "BatchResultErrorEntry") == 0) {
 		if (strcmp(name, "Id") == 0)
