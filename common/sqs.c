@@ -16,7 +16,6 @@
  * own call, driven until it ends.
  */
 #include <poll.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "aws.h"
+#include "backoff.h"
 #include "jsonw.h"
 #include "obuf.h"
 #include "sqs.h"
@@ -122,15 +122,6 @@ const char *
 sqs_call_error(const struct sqs_call *c)
 {
 	return c->err;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* ---- opening ----------------------------------------------------------- */
@@ -411,19 +402,6 @@ end(struct sqs_call *c, enum sqs_status st)
 	c->state = C_ENDED;
 }
 
-/* Random in [0, min(cap, base * 2^attempt)): full jitter. */
-static long
-backoff_ms(int attempt)
-{
-	long ceiling = SQS_BACKOFF_BASE_MS;
-
-	for (int i = 0; i < attempt && ceiling < SQS_BACKOFF_CAP_MS; i++)
-		ceiling *= 2;
-	if (ceiling > SQS_BACKOFF_CAP_MS)
-		ceiling = SQS_BACKOFF_CAP_MS;
-	return (long)arc4random_uniform((uint32_t)ceiling);
-}
-
 /* The attempt failed in a way retrying may mend (c->err says how). */
 static void
 retry_later(struct sqs_call *c)
@@ -432,7 +410,8 @@ retry_later(struct sqs_call *c)
 		end(c, SQS_EFAILED);
 		return;
 	}
-	c->due_ms = now_ms() + backoff_ms(c->attempt);
+	c->due_ms = backoff_now_ms() +
+	    backoff_jitter_ms(c->attempt, SQS_BACKOFF_BASE_MS, SQS_BACKOFF_CAP_MS);
 	c->state = C_WAITING;
 }
 
@@ -584,7 +563,8 @@ delete_answered(struct sqs_call *c)
 		return;
 	}
 	c->attempt = 0;
-	c->due_ms = now_ms() + backoff_ms(c->round);
+	c->due_ms = backoff_now_ms() +
+	    backoff_jitter_ms(c->round, SQS_BACKOFF_BASE_MS, SQS_BACKOFF_CAP_MS);
 	c->state = C_WAITING;
 }
 
@@ -740,7 +720,7 @@ static int
 drive(struct sqs *q, int fd, long wait_ms)
 {
 	struct curl_waitfd extra = { .fd = fd, .events = CURL_WAIT_POLLIN };
-	long long now = now_ms();
+	long long now = backoff_now_ms();
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int running, left, n;
 	CURLMsg *m;
@@ -796,11 +776,12 @@ take_ended(struct sqs *q)
 struct sqs_call *
 sqs_run(struct sqs *q, int fd, int timeout_ms)
 {
-	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+	long long deadline = timeout_ms >= 0 ?
+	    backoff_now_ms() + timeout_ms : -1;
 	struct sqs_call *c;
 
 	for (;;) {
-		long wait = deadline < 0 ? -1 : (long)(deadline - now_ms());
+		long wait = deadline < 0 ? -1 : (long)(deadline - backoff_now_ms());
 
 		if ((c = take_ended(q)) != NULL)
 			return c;
@@ -812,7 +793,7 @@ sqs_run(struct sqs *q, int fd, int timeout_ms)
 			return take_ended(q);	/* fd has input */
 		if ((c = take_ended(q)) != NULL)
 			return c;
-		if (deadline >= 0 && now_ms() >= deadline)
+		if (deadline >= 0 && backoff_now_ms() >= deadline)
 			return NULL;
 	}
 }

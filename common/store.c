@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 
+#include "backoff.h"
 #include "obuf.h"
 #include "store.h"
 #include "strset.h"
@@ -825,30 +826,13 @@ rollback:
 	return o;
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* Sleeps a random time below min(cap, 100 ms * 2^n): full jitter. */
+/* Sleeps a random time below min(cap, 100 ms * 2^n), at least 1 ms. */
 static void
 backoff(int n)
 {
-	long ceiling = 100;
-	struct timespec ts;
-	long ms;
+	long ms = backoff_jitter_ms(n, 100, BACKOFF_CAP_MS) + 1;
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
-	while (n-- > 0 && ceiling < BACKOFF_CAP_MS)
-		ceiling *= 2;
-	if (ceiling > BACKOFF_CAP_MS)
-		ceiling = BACKOFF_CAP_MS;
-	ms = (long)arc4random_uniform((uint32_t)ceiling) + 1;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
 	nanosleep(&ts, NULL);
 }
 
@@ -866,7 +850,7 @@ int
 store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
     void *ctx)
 {
-	long deadline = now_ms() + s->retry_ms;
+	long long deadline = backoff_now_ms() + s->retry_ms;
 	enum outcome o;
 	int tries = 0;
 
@@ -886,7 +870,7 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 		s->b->reasons.len = s->b->reasons_base;
 		if ((o = attempt(s)) == OK)
 			break;
-		if (o == FATAL || now_ms() >= deadline) {
+		if (o == FATAL || backoff_now_ms() >= deadline) {
 			if (o != FATAL) {
 				char last[sizeof(s->err)];
 
