@@ -26,7 +26,7 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=tests/unit/bin/%)
 LIBS_sqs-recv := -lcurl -lyajl -lexpat -lcrypto
 LIBS_sqs-ack := -lcurl -lyajl -lexpat -lcrypto
 LIBS_pii-mask := -lyajl -lcrypto
-LIBS_pg-load := -lpq -lyajl -pthread
+LIBS_pg-load := -lpq -lyajl -lcrypto -pthread
 UNIT_LIBS := -lcurl -lyajl -lexpat -lcrypto -lpq
 
 all: $(BINS) $(MANS)

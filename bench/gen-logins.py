@@ -1,21 +1,39 @@
 #!/usr/bin/env python3
-"""gen-logins.py N [bare]: N typical sqs-recv lines (or bare bodies) on stdout.
+"""gen-logins.py N [bare] [--rate R] [--order send|random] [--redeliver F]
 
-Deterministic (fixed seed) so every run measures the same input: about a
-third of the logins have a null locale and a few repeat ip and device_id,
-as on the take-home queue.
+N typical sqs-recv lines (or bare bodies) on stdout.  Deterministic (fixed
+seed) so every run measures the same input: about a third of the logins
+have a null locale and a few repeat ip and device_id, as on the take-home
+queue.
+
+--rate R       messages were sent R a second (SentTimestamp spacing;
+               default 100)
+--order        send: lines in the order sent (a live queue); random: a
+               backlog drained in no order
+--redeliver F  a fraction F of the messages comes a second time, later in
+               the stream, with the same id and SentTimestamp (a
+               redelivery); the N lines include them
 """
+import argparse
 import json
 import random
 import sys
 
-n = int(sys.argv[1])
-bare = len(sys.argv) > 2 and sys.argv[2] == "bare"
+ap = argparse.ArgumentParser()
+ap.add_argument("n", type=int)
+ap.add_argument("bare", nargs="?", default="")
+ap.add_argument("--rate", type=float, default=100.0)
+ap.add_argument("--order", choices=["send", "random"], default="send")
+ap.add_argument("--redeliver", type=float, default=0.0)
+a = ap.parse_args()
+bare = a.bare == "bare"
 rnd = random.Random(42)
 out = sys.stdout
 t0 = 1700000000000
-for i in range(n):
-    body = {
+
+
+def login():
+    return {
         "user_id": "%08x-%04x-4%03x-a%03x-%012x" % (rnd.getrandbits(32), rnd.getrandbits(16),
                                                     rnd.getrandbits(12), rnd.getrandbits(12),
                                                     rnd.getrandbits(48)),
@@ -25,15 +43,30 @@ for i in range(n):
         "locale": rnd.choice(["RU", "PH", "US", None]),
         "device_id": "%03d-%02d-%04d" % (rnd.randint(100, 999), rnd.randint(10, 99), rnd.randint(1000, 9999)),
     }
-    text = json.dumps(body)
-    if bare:
-        out.write(text + "\n")
-        continue
-    out.write(json.dumps({
+
+
+if bare:
+    for _ in range(a.n):
+        out.write(json.dumps(login()) + "\n")
+    sys.exit(0)
+
+extra = int(a.n * a.redeliver)
+msgs = []
+for i in range(a.n - extra):
+    msgs.append({
         "message_id": "%08x-%04x-%04x-%04x-%012x" % (rnd.getrandbits(32), rnd.getrandbits(16), rnd.getrandbits(16),
                                                      rnd.getrandbits(16), rnd.getrandbits(48)),
         "receipt_handle": "%040x" % rnd.getrandbits(160),
-        "body": text,
-        "sent_timestamp": t0 + i * 10,
+        "body": json.dumps(login()),
+        "sent_timestamp": t0 + int(i * 1000 / a.rate),
         "receive_count": 1,
-    }, separators=(",", ":")) + "\n")
+    })
+if a.order == "random":
+    rnd.shuffle(msgs)
+# Each redelivery comes after its first delivery.
+for _ in range(extra):
+    k = rnd.randrange(len(msgs))
+    m = dict(msgs[k], receipt_handle="%040x" % rnd.getrandbits(160), receive_count=2)
+    msgs.insert(rnd.randrange(k + 1, len(msgs) + 1), m)
+for m in msgs:
+    out.write(json.dumps(m, separators=(",", ":")) + "\n")

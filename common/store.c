@@ -12,47 +12,69 @@
 #include <libpq-fe.h>
 
 #include "backoff.h"
+#include "copybin.h"
+#include "ledger.h"
 #include "obuf.h"
 #include "store.h"
 #include "strset.h"
 
 #define NONE ((size_t)-1)	/* offset of a NULL string */
+#define UUID_OID 2950		/* pg_type.oid of uuid */
 #define BACKOFF_CAP_MS 2000
 
 static const char create_sql[] =
     "SELECT pg_advisory_xact_lock(hashtext('fetch-awards schema'));"
+    "SET LOCAL client_min_messages = warning;"	/* no "already exists" */
     "CREATE TABLE IF NOT EXISTS user_logins ("
     " user_id varchar(128), device_type varchar(32),"
     " masked_ip varchar(256), masked_device_id varchar(256),"
     " locale varchar(32), app_version integer, create_date date);"
+    "CREATE TABLE IF NOT EXISTS user_logins_ledger_meta ("
+    " second_keys_before_ms bigint NOT NULL);"
+    /* A ledger of the 0.2 layout (one row per second, an array of ids)
+     * is converted in place: each id gets the key of ledger.h, with its
+     * second, and messages sent until now keep second keys. */
+    "DO $$ BEGIN"
+    " IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+    "  to_regclass('user_logins_ledger') AND attname = 'sent_second') THEN"
+    "  ALTER TABLE user_logins_ledger RENAME TO user_logins_ledger_0_2;"
+    "  CREATE TABLE user_logins_ledger (message_key uuid PRIMARY KEY);"
+    "  INSERT INTO user_logins_ledger SELECT DISTINCT (lpad(to_hex("
+    "   greatest(l.sent_second, 0) * 1000), 12, '0') || substr(encode("
+    "   sha256(convert_to(i, 'UTF8')), 'hex'), 1, 20))::uuid"
+    "   FROM user_logins_ledger_0_2 l, unnest(l.message_ids) i;"
+    "  INSERT INTO user_logins_ledger_meta SELECT"
+    "   (extract(epoch FROM now()) * 1000)::bigint + 1000;"
+    "  DROP TABLE user_logins_ledger_0_2;"
+    " END IF; END $$;"
     "CREATE TABLE IF NOT EXISTS user_logins_ledger ("
-    " sent_second bigint NOT NULL,"
-    " message_ids text[] COLLATE \"C\" NOT NULL,"
-    " loaded_at timestamptz NOT NULL DEFAULT now());"
-    "CREATE INDEX IF NOT EXISTS user_logins_ledger_sent_second"
-    " ON user_logins_ledger (sent_second);"
-    /* Message ids are random: compressing them costs and saves nothing. */
-    "ALTER TABLE user_logins_ledger ALTER COLUMN message_ids"
-    " SET STORAGE EXTERNAL;"
+    " message_key uuid PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS user_logins_rejects ("
     " message_id text PRIMARY KEY, reason text NOT NULL,"
     " receive_count integer,"
     " first_seen timestamptz NOT NULL DEFAULT now(),"
     " last_seen timestamptz NOT NULL DEFAULT now());";
 
-/* Held by each batch transaction from its ledger check to its commit. */
-static const char lock_sql[] =
-    "SELECT pg_advisory_xact_lock(hashtext('fetch-awards ledger'))";
+/* $1: the keys of the batch's messages.  Which are filed already? */
+static const char probe_sql[] =
+    "SELECT message_key FROM user_logins_ledger"
+    " WHERE message_key = ANY ($1::uuid[])";
 
-/* $1: the seconds of the batch's messages.  Returns every id stored in
- * those seconds; the batch looks its own ids up among them. */
-static const char check_sql[] =
-    "SELECT unnest(message_ids) FROM user_logins_ledger"
-    " WHERE sent_second = ANY ($1::bigint[])";
+/* Messages sent before this kept 0.2 keys (ledger.h). */
+static const char meta_sql[] =
+    "SELECT coalesce(max(second_keys_before_ms), 0)"
+    " FROM user_logins_ledger_meta";
 
 static const char ledger_copy_sql[] =
-    "COPY user_logins_ledger (sent_second, message_ids) FROM STDIN"
-    " (FORMAT binary)";
+    "COPY user_logins_ledger (message_key) FROM STDIN (FORMAT binary)";
+
+/* Rows of the ledger older than $1 (a key), a chunk at a time: each
+ * chunk is its own short transaction, so loaders never wait long. */
+static const char prune_sql[] =
+    "DELETE FROM user_logins_ledger WHERE ctid = ANY (ARRAY("
+    "SELECT ctid FROM user_logins_ledger"
+    " WHERE message_key >= '00000000-0001-0000-0000-000000000000'"
+    " AND message_key < $1::uuid LIMIT 10000))";
 
 static const char reject_sql[] =
     "INSERT INTO user_logins_rejects AS r (message_id, reason,"
@@ -83,6 +105,7 @@ struct store_item {
 	size_t line, line_len;	/* a reject's line, in text */
 	int is_reject;
 	enum fate fate;
+	unsigned char key[LEDGER_KEY_LEN];	/* ledger key, with a message id */
 };
 
 /* How a statement failed. */
@@ -90,6 +113,7 @@ enum outcome {
 	OK,
 	ROW_ERROR,	/* the data of a row: isolate it */
 	RETRY,		/* the connection or the moment: redo the batch */
+	CONFLICT,	/* a key was filed already: redo the batch, probing */
 	FATAL,		/* the schema or the setup: stop */
 };
 
@@ -97,6 +121,8 @@ struct store {
 	PGconn *conn;
 	long retry_ms;
 	int prepared;		/* statements prepared on this connection */
+	int probe_all;		/* look every key up (see attempt()) */
+	long long before_ms;	/* second keys before this (ledger.h) */
 	struct store_batch *b;	/* the batch being stored */
 	struct strset ids;	/* message id -> item, per attempt */
 	size_t *order;		/* items with ids, by ledger second */
@@ -220,6 +246,39 @@ store_create(struct store *s)
 	return run(s, "COMMIT", "COMMIT") == OK ? 0 : -1;
 }
 
+int
+store_prune(struct store *s, long long before_ms, long long *deleted)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char key[LEDGER_KEY_LEN];
+	char text[2 * LEDGER_KEY_LEN + 1];
+	const char *params[1] = { text };
+
+	ledger_key_of_time(before_ms, key);
+	for (int i = 0; i < LEDGER_KEY_LEN; i++) {
+		text[2 * i] = hex[key[i] >> 4];
+		text[2 * i + 1] = hex[key[i] & 15];
+	}
+	text[2 * LEDGER_KEY_LEN] = '\0';
+	*deleted = 0;
+	for (;;) {
+		PGresult *res = PQexecParams(s->conn, prune_sql, 1, NULL, params,
+		    NULL, NULL, 0);
+		long long n;
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			set_error(s, "pruning the ledger", res);
+			PQclear(res);
+			return -1;
+		}
+		n = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+		if (n == 0)
+			return 0;
+		*deleted += n;
+	}
+}
+
 size_t
 store_batch_bytes(const struct store_batch *b)
 {
@@ -273,67 +332,30 @@ new_item(struct store_batch *b, const struct store_ids *ids)
 	return it;
 }
 
-static void
-put_be32(struct obuf *b, uint32_t v)
-{
-	v = htonl(v);
-	obuf_put(b, &v, 4);
-}
-
-/* A binary COPY field: length and bytes, or -1 for NULL. */
-static void
-put_field(struct obuf *b, const struct store_text *t)
-{
-	if (t->s == NULL) {
-		put_be32(b, 0xffffffffu);
-		return;
-	}
-	put_be32(b, (uint32_t)t->n);
-	obuf_put(b, t->s, t->n);
-}
-
-/* Days from 1970-01-01 to a civil date (proleptic Gregorian). */
-static long
-days_from_civil(long y, long m, long d)
-{
-	long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 int
 store_add_row(struct store_batch *batch, const struct store_row *r)
 {
-	/* PostgreSQL dates count days from 2000-01-01. */
-	static const long pg_epoch = 10957;
 	struct store_item *it = new_item(batch, &r->ids);
 	struct obuf *b = &batch->data;
 
 	if (it == NULL)
 		return -1;
 	it->tup = b->len;
-	obuf_put(b, "\0\7", 2);		/* seven fields */
-	put_field(b, &r->user_id);
-	put_field(b, &r->device_type);
-	put_field(b, &r->masked_ip);
-	put_field(b, &r->masked_device_id);
-	put_field(b, &r->locale);
-	if (r->has_app_version) {
-		put_be32(b, 4);
-		put_be32(b, (uint32_t)(int32_t)r->app_version);
-	} else
-		put_be32(b, 0xffffffffu);
-	if (r->has_create_date) {
-		put_be32(b, 4);
-		put_be32(b, (uint32_t)(int32_t)(days_from_civil(r->create_year,
-		    r->create_month, r->create_day) - pg_epoch));
-	} else
-		put_be32(b, 0xffffffffu);
+	copybin_tuple(b, 7);
+	copybin_bytes(b, r->user_id.s, r->user_id.n);
+	copybin_bytes(b, r->device_type.s, r->device_type.n);
+	copybin_bytes(b, r->masked_ip.s, r->masked_ip.n);
+	copybin_bytes(b, r->masked_device_id.s, r->masked_device_id.n);
+	copybin_bytes(b, r->locale.s, r->locale.n);
+	if (r->has_app_version)
+		copybin_int4(b, (int32_t)r->app_version);
+	else
+		copybin_null(b);
+	if (r->has_create_date)
+		copybin_date(b, r->create_year, r->create_month,
+		    r->create_day);
+	else
+		copybin_null(b);
 	it->tup_len = b->len - it->tup;
 	batch->nitems++;
 	return batch->text.oom || b->oom ? -1 : 0;
@@ -418,13 +440,13 @@ refuse(struct store *s, struct store_item *it, const PGresult *res)
 static PGresult *
 copy_start(struct store *s, const char *sql)
 {
-	static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 	PGresult *res = PQexec(s->conn, sql);
 
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 		return res;
 	PQclear(res);
-	if (PQputCopyData(s->conn, header, sizeof(header)) != 1)
+	if (PQputCopyData(s->conn, COPYBIN_HEADER,
+	    COPYBIN_HEADER_LEN) != 1)
 		return PQmakeEmptyPGresult(s->conn, PGRES_FATAL_ERROR);
 	return NULL;
 }
@@ -436,7 +458,7 @@ copy_end(struct store *s)
 {
 	PGresult *res, *r;
 
-	if (PQputCopyData(s->conn, "\377\377", 2) != 1 ||
+	if (PQputCopyData(s->conn, COPYBIN_TRAILER, COPYBIN_TRAILER_LEN) != 1 ||
 	    PQputCopyEnd(s->conn, NULL) != 1)
 		return PQmakeEmptyPGresult(s->conn, PGRES_FATAL_ERROR);
 	res = PQgetResult(s->conn);
@@ -513,31 +535,6 @@ store_range(struct store *s, const size_t *idx, size_t n)
 	return store_range(s, idx + n / 2, n - n / 2);
 }
 
-static void
-put_array_int(struct obuf *b, long long v)
-{
-	obuf_putc(b, b->len == 0 ? '{' : ',');
-	obuf_putll(b, v);
-}
-
-/* Closes an array literal (empty ones too) and NUL-terminates it. */
-static const char *
-end_array(struct obuf *b)
-{
-	if (b->len == 0)
-		obuf_putc(b, '{');
-	obuf_puts(b, "}");
-	obuf_putc(b, '\0');
-	return b->p;
-}
-
-/* The bucket of a message in the ledger: its SentTimestamp second. */
-static long long
-second_of(const struct store_item *it)
-{
-	return it->sent >= 0 ? it->sent / 1000 : -1;
-}
-
 static enum outcome
 exec_prepared(struct store *s, const char *name, const char *what, int n,
     const char *const *params, PGresult **out)
@@ -560,27 +557,24 @@ exec_prepared(struct store *s, const char *name, const char *what, int n,
 	return OK;
 }
 
-/* Sorts item indices by ledger second (ties in input order); ctx is the
- * store. */
+/* Sorts item indices by ledger key; ctx is the store. */
 static int
-by_second(const void *a, const void *b, void *ctx)
+by_key(const void *a, const void *b, void *ctx)
 {
 	const struct store *s = ctx;
-	const struct store_item *x = &s->b->items[*(const size_t *)a];
-	const struct store_item *y = &s->b->items[*(const size_t *)b];
-	long long sx = second_of(x), sy = second_of(y);
 
-	if (sx != sy)
-		return sx < sy ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	return memcmp(s->b->items[*(const size_t *)a].key,
+	    s->b->items[*(const size_t *)b].key, LEDGER_KEY_LEN);
 }
 
 /*
- * Lists in s->order the rows with a message id, sorted by second, and
- * marks those whose message appeared earlier in the batch instead.
+ * Lists in s->order the rows with a message id, sorted by ledger key,
+ * and marks those whose message appeared earlier in the batch instead.
+ * Sorted, two loaders file keys in the same order, so they can wait for
+ * each other but never deadlock; and neighbouring keys share index pages.
  */
 static int
-order_by_second(struct store *s)
+order_by_key(struct store *s)
 {
 	size_t *order, *n = &s->norder;
 
@@ -599,111 +593,152 @@ order_by_second(struct store *s)
 		    NULL);
 		if (r < 0)
 			return -1;
-		if (r == 0)
+		if (r == 0) {
 			it->fate = DUPLICATE;	/* earlier in this batch */
-		else
-			order[(*n)++] = i;
+			continue;
+		}
+		ledger_key(s->b->text.p + it->mid, it->mid_len, it->sent,
+		    s->before_ms,
+		    it->key);
+		order[(*n)++] = i;
 	}
-	qsort_r(order, *n, sizeof(*order), by_second, s);
+	qsort_r(order, *n, sizeof(*order), by_key, s);
+	/* Two ids with one key are one message to the ledger (ledger.h:
+	 * never seen in practice); the first stands for both. */
+	for (size_t i = 1, j = 1; i <= *n; i++) {
+		if (i == *n) {
+			*n = j;
+			break;
+		}
+		if (by_key(&order[j - 1], &order[i], s) == 0)
+			s->b->items[order[i]].fate = DUPLICATE;
+		else
+			order[j++] = order[i];
+	}
 	return 0;
 }
 
-/* Marks rows whose message was stored before, as the ledger says. */
-static enum outcome
-find_duplicates(struct store *s)
+/* Finds the item of a key the ledger returned (binary search in order). */
+static struct store_item *
+item_of_key(struct store *s, const unsigned char *key)
 {
+	size_t lo = 0, hi = s->norder;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct store_item *it = &s->b->items[s->order[mid]];
+		int c = memcmp(it->key, key, LEDGER_KEY_LEN);
+
+		if (c == 0)
+			return it;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Does the batch look item it up in the ledger before storing it? */
+static int
+worth_probing(const struct store *s, const struct store_item *it)
+{
+	/* SQS counts receives: a message received once was never stored
+	 * (nor acknowledged) before.  The count is only a hint: the
+	 * primary key still refuses a key filed before. */
+	return s->probe_all || it->receive_count != 1;
+}
+
+/* Marks rows whose message was stored before, as the ledger says: one
+ * index probe per key looked up, whatever the ledger holds besides.  The
+ * keys go as a binary uuid[] and come back as binary uuids: parsing
+ * 5,000 uuids as text costs the server more than finding them.  Returns
+ * in *found how many of the keys were there. */
+static enum outcome
+find_duplicates(struct store *s, size_t *found)
+{
+	struct obuf *b = &s->p1;
 	const char *params[1];
-	long long last = 0;
+	int lengths[1], formats[1] = { 1 };
 	PGresult *res;
-	enum outcome o;
-	size_t n, k;
+	ExecStatusType st;
+	size_t n = 0;
+	uint32_t v;
 
-	if (order_by_second(s) < 0) {
-		snprintf(s->err, sizeof(s->err), "out of memory");
-		return FATAL;
+	*found = 0;
+	obuf_clear(b);
+	copybin_put_be32(b, 1);			/* one dimension */
+	copybin_put_be32(b, 0);			/* no NULLs */
+	copybin_put_be32(b, UUID_OID);
+	copybin_put_be32(b, 0);			/* length, set below */
+	copybin_put_be32(b, 1);			/* lower bound */
+	for (size_t i = 0; i < s->norder; i++) {
+		const struct store_item *it = &s->b->items[s->order[i]];
+
+		if (!worth_probing(s, it))
+			continue;
+		copybin_bytes(b, it->key, LEDGER_KEY_LEN);
+		n++;
 	}
-	if ((n = s->norder) == 0)
+	if (n == 0)
 		return OK;
-	obuf_clear(&s->p1);
-	for (size_t i = 0; i < n; i++) {
-		long long sec = second_of(&s->b->items[s->order[i]]);
-
-		if (i == 0 || sec != last)
-			put_array_int(&s->p1, sec);
-		last = sec;
-	}
-	params[0] = end_array(&s->p1);
-	if (s->p1.oom) {
+	if (b->oom) {
 		snprintf(s->err, sizeof(s->err), "out of memory");
 		return FATAL;
 	}
-	if ((o = exec_prepared(s, "fa_check", "checking the ledger", 1, params,
-	    &res)) != OK)
-		return o;
-	for (int row = 0; row < PQntuples(res); row++)
-		if (strset_get(&s->ids, PQgetvalue(res, row, 0),
-		    (size_t)PQgetlength(res, row, 0), &k))
-			s->b->items[k].fate = DUPLICATE;
+	v = htonl((uint32_t)n);
+	memcpy(b->p + 12, &v, 4);	/* after ndim, flags and type */
+	params[0] = b->p;
+	lengths[0] = (int)b->len;
+	res = PQexecPrepared(s->conn, "fa_probe", 1, params, lengths, formats,
+	    1);
+	st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK) {
+		enum outcome o;
+
+		set_error(s, "checking the ledger", res);
+		o = classify(s, res);
+		PQclear(res);
+		return o == ROW_ERROR ? FATAL : o;
+	}
+	for (int row = 0; row < PQntuples(res); row++) {
+		struct store_item *it;
+
+		if (PQgetlength(res, row, 0) == LEDGER_KEY_LEN &&
+		    (it = item_of_key(s, (const unsigned char *)
+		    PQgetvalue(res, row, 0))) != NULL) {
+			it->fate = DUPLICATE;
+			++*found;
+		}
+	}
 	PQclear(res);
 	return OK;
 }
 
-/* Appends a binary text[] value holding the ids of order[lo..hi). */
-static void
-put_id_array(struct store *s, struct obuf *b, const size_t *order, size_t lo,
-    size_t hi)
-{
-	size_t len_at = b->len, n = 0;
-
-	put_be32(b, 0);		/* the value's length, filled in below */
-	put_be32(b, 1);		/* one dimension */
-	put_be32(b, 0);		/* no NULLs */
-	put_be32(b, 25);	/* element type: text */
-	put_be32(b, 0);		/* count, filled in below */
-	put_be32(b, 1);		/* lower bound */
-	for (size_t i = lo; i < hi; i++) {
-		const struct store_item *it = &s->b->items[order[i]];
-
-		if (it->fate != STORED)
-			continue;
-		put_be32(b, (uint32_t)it->mid_len);
-		obuf_put(b, s->b->text.p + it->mid, it->mid_len);
-		n++;
-	}
-	if (!b->oom) {
-		uint32_t v = htonl((uint32_t)(b->len - len_at - 4));
-
-		memcpy(b->p + len_at, &v, 4);
-		v = htonl((uint32_t)n);
-		memcpy(b->p + len_at + 16, &v, 4);	/* after length, ndim, flags, type */
-	}
-}
-
-/* Files the messages the batch stored in the ledger: one row per second,
- * by binary COPY. */
+/*
+ * Files the keys of the messages the batch stored, by binary COPY, in key
+ * order.  The primary key is the arbiter between loaders: a key another
+ * loader filed after our probe, or is filing now, makes this wait for
+ * that loader's transaction and then fail with a unique violation if it
+ * committed; the batch is then redone and the probe finds the key.
+ */
 static enum outcome
 write_ledger(struct store *s)
 {
 	struct obuf *b = &s->ledger_rows;
 	PGresult *res;
 	enum outcome o = OK;
-	size_t lo, hi, n = s->norder;
+	const char *st;
 
 	obuf_clear(b);
-	for (lo = 0; lo < n; lo = hi) {
-		long long sec = second_of(&s->b->items[s->order[lo]]);
-		int any = 0;
+	for (size_t i = 0; i < s->norder; i++) {
+		const struct store_item *it = &s->b->items[s->order[i]];
 
-		for (hi = lo; hi < n && second_of(&s->b->items[s->order[hi]]) ==
-		    sec; hi++)
-			any |= s->b->items[s->order[hi]].fate == STORED;
-		if (!any)
+		if (it->fate != STORED)
 			continue;
-		obuf_put(b, "\0\2", 2);
-		put_be32(b, 8);
-		put_be32(b, (uint32_t)((unsigned long long)sec >> 32));
-		put_be32(b, (uint32_t)sec);
-		put_id_array(s, b, s->order, lo, hi);
+		obuf_put(b, "\0\1", 2);
+		copybin_put_be32(b, LEDGER_KEY_LEN);
+		obuf_put(b, it->key, LEDGER_KEY_LEN);
 	}
 	if (b->len == 0)
 		return OK;	/* nothing new */
@@ -719,7 +754,10 @@ write_ledger(struct store *s)
 	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		set_error(s, "writing the ledger", res);
-		if ((o = classify(s, res)) == ROW_ERROR)
+		st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (st != NULL && strcmp(st, "23505") == 0)
+			o = CONFLICT;	/* stored before, or by another loader */
+		else if ((o = classify(s, res)) == ROW_ERROR)
 			o = FATAL;
 	}
 	PQclear(res);
@@ -759,35 +797,56 @@ static enum outcome
 prepare(struct store *s)
 {
 	static const char *const stmts[][3] = {
-		{ "fa_check", check_sql, "preparing the ledger check" },
+		{ "fa_probe", probe_sql, "preparing the ledger probe" },
 		{ "fa_reject", reject_sql, "preparing the rejects upsert" },
 	};
+	PGresult *res;
+	enum outcome o;
 
 	if (s->prepared)
 		return OK;
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
-		PGresult *res = PQprepare(s->conn, stmts[i][0], stmts[i][1], 0,
-		    NULL);
-
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			enum outcome o;
-
-			set_error(s, stmts[i][2], res);
-			o = classify(s, res);
-			PQclear(res);
-			return o == ROW_ERROR ? FATAL : o;
-		}
+		res = PQprepare(s->conn, stmts[i][0], stmts[i][1], 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			goto fail;
 		PQclear(res);
 	}
+	res = PQexec(s->conn, meta_sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto fail;
+	s->before_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
 	s->prepared = 1;
 	return OK;
+fail:
+	set_error(s, "preparing statements", res);
+	o = classify(s, res);
+	if (o == FATAL) {
+		/* A missing table or column: no schema, or the 0.2 one. */
+		size_t n = strlen(s->err);
+
+		snprintf(s->err + n, sizeof(s->err) - n, "; pg-load --create "
+		    "makes the tables, or converts a 0.2 ledger");
+	}
+	PQclear(res);
+	return o == ROW_ERROR ? FATAL : o;
 }
 
-/* One attempt at the whole batch, in one transaction. */
+/*
+ * One attempt at the whole batch, in one transaction.
+ *
+ * Looking a key up costs the server about as much as filing it, and
+ * nearly every message is new.  So the batch looks up only the messages
+ * SQS has delivered before (worth_probing()) and stores the rest without
+ * a look: the primary key refuses a key filed before (CONFLICT), and the
+ * batch is then redone looking every key up.  Looking everything up goes
+ * on (a saved file replayed a second time conflicts at every batch)
+ * until a batch finds none of its first deliveries stored.
+ */
 static enum outcome
 attempt(struct store *s)
 {
-	size_t *idx, n = 0;
+	size_t *idx, n = 0, found = 0;
 	enum outcome o;
 
 	if (PQstatus(s->conn) != CONNECTION_OK) {
@@ -799,11 +858,29 @@ attempt(struct store *s)
 		}
 		PQsetErrorVerbosity(s->conn, PQERRORS_TERSE);
 	}
-	if ((o = prepare(s)) != OK || (o = run(s, "BEGIN", "BEGIN")) != OK)
+	/* Keys depend on the ledger's conversion time, which prepare()
+	 * reads. */
+	if ((o = prepare(s)) != OK)
 		return o;
-	if ((o = run(s, "taking the ledger lock", lock_sql)) != OK ||
-	    (o = find_duplicates(s)) != OK)
+	if (order_by_key(s) < 0) {
+		snprintf(s->err, sizeof(s->err), "out of memory");
+		return FATAL;
+	}
+	if ((o = run(s, "BEGIN", "BEGIN")) != OK)
+		return o;
+	if ((o = find_duplicates(s, &found)) != OK)
 		goto rollback;
+	if (s->probe_all) {
+		int first_seen = 0;
+
+		for (size_t i = 0; i < s->norder && !first_seen; i++) {
+			const struct store_item *it = &s->b->items[s->order[i]];
+
+			first_seen = it->fate == DUPLICATE &&
+			    it->receive_count == 1;
+		}
+		s->probe_all = first_seen;
+	}
 	if ((idx = malloc(s->b->nitems * sizeof(*idx))) == NULL) {
 		snprintf(s->err, sizeof(s->err), "out of memory");
 		o = FATAL;
@@ -823,7 +900,11 @@ attempt(struct store *s)
 rollback:
 	if (PQstatus(s->conn) == CONNECTION_OK)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
-	return o;
+	if (o == CONFLICT && !s->probe_all) {
+		s->probe_all = 1;
+		return CONFLICT;	/* redo at once, looking first */
+	}
+	return o == CONFLICT ? RETRY : o;	/* a loader raced us */
 }
 
 /* Sleeps a random time below min(cap, 100 ms * 2^n), at least 1 ms. */
@@ -870,6 +951,8 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 		s->b->reasons.len = s->b->reasons_base;
 		if ((o = attempt(s)) == OK)
 			break;
+		if (o == CONFLICT)
+			continue;
 		if (o == FATAL || backoff_now_ms() >= deadline) {
 			if (o != FATAL) {
 				char last[sizeof(s->err)];

@@ -107,6 +107,13 @@ void store_close(struct store *s);
  * Returns 0 or -1. */
 int store_create(struct store *s);
 
+/* Deletes from the ledger, a short transaction per 10,000 entries, the
+ * entries of messages sent before before_ms (ms since the epoch); the
+ * entries of messages whose SentTimestamp was unknown stay.  Safe while
+ * loaders run, as long as no message sent before before_ms can still be
+ * delivered.  Returns 0 and the count in *deleted, or -1. */
+int store_prune(struct store *s, long long before_ms, long long *deleted);
+
 /* Adds a row, or a reject with its reason, to the batch (copies them).
  * A reject's line, as read, is handed back in its result so that it can
  * be passed on unchanged.  Returns 0, or -1 when memory is short. */

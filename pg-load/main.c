@@ -59,6 +59,7 @@ usage(FILE *f)
 {
 	fputs("usage: pg-load [--dbname CONNINFO] [--create] [--batch-rows N]\n"
 	    "               [--flush-ms MS] [--retry-seconds S]\n"
+	    "       pg-load [--dbname CONNINFO] --prune-ledger DAYS\n"
 	    "\n"
 	    "Stores pii-mask rows in user_logins, exactly once per message_id, and\n"
 	    "after each commit writes one acknowledgement line per stored row and\n"
@@ -73,6 +74,9 @@ usage(FILE *f)
 	    "                           has waited MS milliseconds (default 200)\n"
 	    "  -r, --retry-seconds S    redo a failed batch on a new connection for\n"
 	    "                           up to S seconds before giving up (default 60)\n"
+	    "  -P, --prune-ledger DAYS  delete the ledger entries of messages sent\n"
+	    "                           more than DAYS days ago (the queue's\n"
+	    "                           retention and a margin), then exit\n"
 	    STATS_USAGE
 	    "  -h, --help               show this help\n"
 	    "  -V, --version            show the version\n"
@@ -203,6 +207,23 @@ finish(struct loader *ld, pthread_t thread)
 	pthread_join(thread, NULL);
 }
 
+/* --prune-ledger: one pass, then exit. */
+static void
+prune(struct store *store, long days)
+{
+	long long deleted;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (store_prune(store, (long long)now.tv_sec * 1000 -
+	    days * 86400000LL, &deleted) < 0)
+		errx(EXIT_DB, "%s", store_error(store));
+	fprintf(stderr, "pg-load: %lld ledger entries older than %ld days "
+	    "deleted\n", deleted, days);
+	store_close(store);
+	xexit(NULL, EXIT_OK);
+}
+
 static void
 load_line(struct loader *ld, const char *line, size_t len, size_t lineno)
 {
@@ -264,6 +285,7 @@ main(int argc, char *argv[])
 		{ "batch-rows", required_argument, NULL, 'b' },
 		{ "flush-ms", required_argument, NULL, 'f' },
 		{ "retry-seconds", required_argument, NULL, 'r' },
+		{ "prune-ledger", required_argument, NULL, 'P' },
 		STATS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -273,13 +295,13 @@ main(int argc, char *argv[])
 	    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 	pthread_t thread;
 	const char *conninfo = NULL, *line;
-	long retry_s = 60;
+	long retry_s = 60, prune_days = -1;
 	int c, create = 0;
 	struct lines in;
 	char why[512];
 	size_t len;
 
-	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "d:cb:f:r:hV",
+	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "d:cb:f:r:P:hV",
 	    longopts, NULL)) != -1) {
 		if (stats_option(&ld.stats, c, optarg))
 			continue;
@@ -300,6 +322,9 @@ main(int argc, char *argv[])
 		case 'r':
 			retry_s = xnumber(optarg, "--retry-seconds", 0, 86400);
 			break;
+		case 'P':
+			prune_days = xnumber(optarg, "--prune-ledger", 1, 36500);
+			break;
 		case 'V':
 			tool_version("pg-load");
 		case 'h':
@@ -319,6 +344,8 @@ main(int argc, char *argv[])
 		errx(EXIT_DB, "%s", why);
 	if (create && store_create(ld.store) < 0)
 		errx(EXIT_DB, "%s", store_error(ld.store));
+	if (prune_days > 0)
+		prune(ld.store, prune_days);
 	tool_init_output();
 	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");

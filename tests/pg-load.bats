@@ -30,7 +30,7 @@ row() {
 
 # rows N: N row lines u1/m1 .. uN/mN, sent over N/10 seconds.
 rows() {
-	seq "$1" | awk '{ printf "{\"row\":{\"user_id\":\"u%d\",\"device_type\":\"ios\",\"masked_ip\":null,\"masked_device_id\":null,\"locale\":null,\"app_version\":1000,\"create_date\":\"2024-01-01\"},\"message_id\":\"m%d\",\"receipt_handle\":\"rh%d\",\"sent_timestamp\":%d,\"receive_count\":1}\n", $1, $1, $1, 1700000000000 + $1 * 100 }'
+	seq "$1" | awk '{ printf "{\"row\":{\"user_id\":\"u%d\",\"device_type\":\"ios\",\"masked_ip\":null,\"masked_device_id\":null,\"locale\":null,\"app_version\":1000,\"create_date\":\"2024-01-01\"},\"message_id\":\"m%d\",\"receipt_handle\":\"rh%d\",\"sent_timestamp\":%.0f,\"receive_count\":1}\n", $1, $1, $1, 1700000000000 + $1 * 100 }'
 }
 
 @test "pg-load --create makes user_logins exactly as specified, and the ledger" {
@@ -93,7 +93,7 @@ rows() {
 	pg-load --batch-rows 7 <"$BATS_TEST_TMPDIR/in" >>"$BATS_TEST_TMPDIR/acks"
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/acks")" -eq 500 ]
 	[ "$(fa_psql -c "SELECT count(*), count(DISTINCT user_id) FROM user_logins")" = "250|250" ]
-	[ "$(fa_psql -c "SELECT sum(cardinality(message_ids)) FROM user_logins_ledger")" -eq 250 ]
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins_ledger")" -eq 250 ]
 }
 
 @test "pg-load: reject lines are logged, recorded, passed on, not stored, not acknowledged" {
@@ -180,7 +180,7 @@ rows() {
 		[ "$(wc -l <"$BATS_TEST_TMPDIR/acks$k")" -eq 3000 ]
 	done
 	[ "$(fa_psql -c "SELECT count(*), count(DISTINCT user_id) FROM user_logins")" = "3000|3000" ]
-	[ "$(fa_psql -c "SELECT sum(cardinality(message_ids)) FROM user_logins_ledger")" -eq 3000 ]
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins_ledger")" -eq 3000 ]
 	# and GNU parallel --pipe -j4 over input holding every message twice
 	fa_psql -c "TRUNCATE user_logins, user_logins_ledger"
 	cat "$BATS_TEST_TMPDIR/all" "$BATS_TEST_TMPDIR/all" | shuf --random-source=<(yes x) |
