@@ -10,9 +10,10 @@ queue.
                default 100)
 --order        send: lines in the order sent (a live queue); random: a
                backlog drained in no order
---redeliver F  a fraction F of the messages comes a second time, later in
-               the stream, with the same id and SentTimestamp (a
-               redelivery); the N lines include them
+--redeliver F  a fraction F of the messages comes a second time, with the
+               same id and SentTimestamp (a redelivery), at least
+               --gap lines after the first time (SQS redelivers only
+               after the visibility timeout); the N lines include them
 """
 import argparse
 import json
@@ -25,6 +26,7 @@ ap.add_argument("bare", nargs="?", default="")
 ap.add_argument("--rate", type=float, default=100.0)
 ap.add_argument("--order", choices=["send", "random"], default="send")
 ap.add_argument("--redeliver", type=float, default=0.0)
+ap.add_argument("--gap", type=int, default=20000)
 a = ap.parse_args()
 bare = a.bare == "bare"
 rnd = random.Random(42)
@@ -63,10 +65,14 @@ for i in range(a.n - extra):
     })
 if a.order == "random":
     rnd.shuffle(msgs)
-# Each redelivery comes after its first delivery.
+# Each redelivery comes at least gap lines after its first delivery.
+later = [[] for _ in range(len(msgs) + 1)]
 for _ in range(extra):
     k = rnd.randrange(len(msgs))
     m = dict(msgs[k], receipt_handle="%040x" % rnd.getrandbits(160), receive_count=2)
-    msgs.insert(rnd.randrange(k + 1, len(msgs) + 1), m)
-for m in msgs:
-    out.write(json.dumps(m, separators=(",", ":")) + "\n")
+    later[rnd.randrange(min(k + a.gap, len(msgs)), len(msgs) + 1)].append(m)
+for i in range(len(msgs) + 1):
+    for m in later[i]:
+        out.write(json.dumps(m, separators=(",", ":")) + "\n")
+    if i < len(msgs):
+        out.write(json.dumps(msgs[i], separators=(",", ":")) + "\n")

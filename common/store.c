@@ -65,6 +65,9 @@ static const char meta_sql[] =
     "SELECT coalesce(max(second_keys_before_ms), 0)"
     " FROM user_logins_ledger_meta";
 
+static const char unclaim_sql[] =
+    "DELETE FROM user_logins_ledger WHERE message_key = ANY ($1::uuid[])";
+
 static const char ledger_copy_sql[] =
     "COPY user_logins_ledger (message_key) FROM STDIN (FORMAT binary)";
 
@@ -113,7 +116,7 @@ enum outcome {
 	OK,
 	ROW_ERROR,	/* the data of a row: isolate it */
 	RETRY,		/* the connection or the moment: redo the batch */
-	CONFLICT,	/* a key was filed already: redo the batch, probing */
+	CONFLICT,	/* a key was filed already: look keys up, file again */
 	FATAL,		/* the schema or the setup: stop */
 };
 
@@ -646,26 +649,28 @@ worth_probing(const struct store *s, const struct store_item *it)
 	/* SQS counts receives: a message received once was never stored
 	 * (nor acknowledged) before.  The count is only a hint: the
 	 * primary key still refuses a key filed before. */
-	return s->probe_all || it->receive_count != 1;
+	return it->fate == PENDING && (s->probe_all || it->receive_count != 1);
 }
 
-/* Marks rows whose message was stored before, as the ledger says: one
- * index probe per key looked up, whatever the ledger holds besides.  The
- * keys go as a binary uuid[] and come back as binary uuids: parsing
- * 5,000 uuids as text costs the server more than finding them.  Returns
- * in *found how many of the keys were there. */
-static enum outcome
-find_duplicates(struct store *s, size_t *found)
+static int
+was_refused(const struct store *s, const struct store_item *it)
+{
+	return it->fate == REFUSED;
+}
+
+/*
+ * Puts in s->p1 a binary uuid[] of the keys of the items of s->order that
+ * want() picks, as a statement parameter: parsing 5,000 uuids as text
+ * costs the server more than finding them.  Returns how many, or -1 when
+ * memory is short.
+ */
+static long
+key_array(struct store *s, int (*want)(const struct store *,
+    const struct store_item *))
 {
 	struct obuf *b = &s->p1;
-	const char *params[1];
-	int lengths[1], formats[1] = { 1 };
-	PGresult *res;
-	ExecStatusType st;
-	size_t n = 0;
-	uint32_t v;
+	uint32_t n = 0, v;
 
-	*found = 0;
 	obuf_clear(b);
 	copybin_put_be32(b, 1);			/* one dimension */
 	copybin_put_be32(b, 0);			/* no NULLs */
@@ -675,52 +680,78 @@ find_duplicates(struct store *s, size_t *found)
 	for (size_t i = 0; i < s->norder; i++) {
 		const struct store_item *it = &s->b->items[s->order[i]];
 
-		if (!worth_probing(s, it))
+		if (!want(s, it))
 			continue;
 		copybin_bytes(b, it->key, LEDGER_KEY_LEN);
 		n++;
 	}
-	if (n == 0)
-		return OK;
 	if (b->oom) {
 		snprintf(s->err, sizeof(s->err), "out of memory");
-		return FATAL;
+		return -1;
 	}
-	v = htonl((uint32_t)n);
+	v = htonl(n);
 	memcpy(b->p + 12, &v, 4);	/* after ndim, flags and type */
-	params[0] = b->p;
-	lengths[0] = (int)b->len;
-	res = PQexecPrepared(s->conn, "fa_probe", 1, params, lengths, formats,
-	    1);
-	st = PQresultStatus(res);
-	if (st != PGRES_TUPLES_OK) {
+	return n;
+}
+
+/* Runs a prepared statement with s->p1 as its one binary parameter, the
+ * result in binary. */
+static enum outcome
+exec_keys(struct store *s, const char *name, const char *what,
+    PGresult **out)
+{
+	const char *params[1] = { s->p1.p };
+	int lengths[1] = { (int)s->p1.len }, formats[1] = { 1 };
+	PGresult *res = PQexecPrepared(s->conn, name, 1, params, lengths,
+	    formats, 1);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 		enum outcome o;
 
-		set_error(s, "checking the ledger", res);
+		set_error(s, what, res);
 		o = classify(s, res);
 		PQclear(res);
 		return o == ROW_ERROR ? FATAL : o;
 	}
+	if (out != NULL)
+		*out = res;
+	else
+		PQclear(res);
+	return OK;
+}
+
+/* Marks rows whose message was stored before, as the ledger says: one
+ * index probe per key looked up, whatever the ledger holds besides. */
+static enum outcome
+find_duplicates(struct store *s)
+{
+	PGresult *res;
+	enum outcome o;
+	long n = key_array(s, worth_probing);
+
+	if (n <= 0)
+		return n == 0 ? OK : FATAL;
+	if ((o = exec_keys(s, "fa_probe", "checking the ledger", &res)) != OK)
+		return o;
 	for (int row = 0; row < PQntuples(res); row++) {
 		struct store_item *it;
 
 		if (PQgetlength(res, row, 0) == LEDGER_KEY_LEN &&
 		    (it = item_of_key(s, (const unsigned char *)
-		    PQgetvalue(res, row, 0))) != NULL) {
+		    PQgetvalue(res, row, 0))) != NULL)
 			it->fate = DUPLICATE;
-			++*found;
-		}
 	}
 	PQclear(res);
 	return OK;
 }
 
 /*
- * Files the keys of the messages the batch stored, by binary COPY, in key
- * order.  The primary key is the arbiter between loaders: a key another
- * loader filed after our probe, or is filing now, makes this wait for
- * that loader's transaction and then fail with a unique violation if it
- * committed; the batch is then redone and the probe finds the key.
+ * Files the keys of the messages about to be stored, by binary COPY, in
+ * key order.  The primary key is the arbiter between loaders: a key filed
+ * before and not looked up, or one that another loader filed after our
+ * look or is filing now, makes this fail with a unique violation (after
+ * waiting for that loader's transaction, if it committed): CONFLICT.
  */
 static enum outcome
 write_ledger(struct store *s)
@@ -734,7 +765,7 @@ write_ledger(struct store *s)
 	for (size_t i = 0; i < s->norder; i++) {
 		const struct store_item *it = &s->b->items[s->order[i]];
 
-		if (it->fate != STORED)
+		if (it->fate != PENDING)
 			continue;
 		obuf_put(b, "\0\1", 2);
 		copybin_put_be32(b, LEDGER_KEY_LEN);
@@ -798,6 +829,7 @@ prepare(struct store *s)
 {
 	static const char *const stmts[][3] = {
 		{ "fa_probe", probe_sql, "preparing the ledger probe" },
+		{ "fa_unclaim", unclaim_sql, "preparing the ledger unclaim" },
 		{ "fa_reject", reject_sql, "preparing the rejects upsert" },
 	};
 	PGresult *res;
@@ -833,20 +865,63 @@ fail:
 }
 
 /*
- * One attempt at the whole batch, in one transaction.
+ * Files the keys of the batch's pending rows under a savepoint.  On a
+ * CONFLICT only the keys are undone: every key is then looked up (the
+ * conflicting one is committed by now) and the rest filed again.
+ */
+static enum outcome
+claim_keys(struct store *s)
+{
+	enum outcome o;
+
+	for (int tries = 0; tries < 100; tries++) {
+		if ((o = run(s, "SAVEPOINT", "SAVEPOINT ledger")) != OK)
+			return o;
+		if ((o = write_ledger(s)) == OK)
+			return run(s, "RELEASE SAVEPOINT",
+			    "RELEASE SAVEPOINT ledger");
+		if (o != CONFLICT)
+			return o;
+		if ((o = run(s, "ROLLBACK TO SAVEPOINT",
+		    "ROLLBACK TO SAVEPOINT ledger")) != OK)
+			return o;
+		s->probe_all = 1;
+		if ((o = find_duplicates(s)) != OK)
+			return o;
+	}
+	return RETRY;	/* other loaders keep racing us: redo it all */
+}
+
+/* The keys of rows the server refused leave the ledger again, so their
+ * redeliveries are tried again rather than taken for stored. */
+static enum outcome
+unclaim_refused(struct store *s)
+{
+	long n = key_array(s, was_refused);
+
+	if (n <= 0)
+		return n == 0 ? OK : FATAL;
+	return exec_keys(s, "fa_unclaim", "taking refused rows off the ledger",
+	    NULL);
+}
+
+/*
+ * One attempt at the whole batch, in one transaction: look up the keys
+ * worth looking up, file the keys of the rest (claim_keys()), store their
+ * rows, take refused rows' keys back, record rejects, commit.
  *
  * Looking a key up costs the server about as much as filing it, and
  * nearly every message is new.  So the batch looks up only the messages
- * SQS has delivered before (worth_probing()) and stores the rest without
- * a look: the primary key refuses a key filed before (CONFLICT), and the
- * batch is then redone looking every key up.  Looking everything up goes
- * on (a saved file replayed a second time conflicts at every batch)
- * until a batch finds none of its first deliveries stored.
+ * SQS has delivered before (worth_probing()) and files the rest without a
+ * look; the primary key refuses a key filed before.  Looking everything
+ * up goes on from then (a saved file replayed a second time meets stored
+ * messages in every batch) until a batch finds none of its first
+ * deliveries stored.
  */
 static enum outcome
 attempt(struct store *s)
 {
-	size_t *idx, n = 0, found = 0;
+	size_t *idx, n = 0;
 	enum outcome o;
 
 	if (PQstatus(s->conn) != CONNECTION_OK) {
@@ -868,7 +943,7 @@ attempt(struct store *s)
 	}
 	if ((o = run(s, "BEGIN", "BEGIN")) != OK)
 		return o;
-	if ((o = find_duplicates(s, &found)) != OK)
+	if ((o = find_duplicates(s)) != OK)
 		goto rollback;
 	if (s->probe_all) {
 		int first_seen = 0;
@@ -881,6 +956,8 @@ attempt(struct store *s)
 		}
 		s->probe_all = first_seen;
 	}
+	if ((o = claim_keys(s)) != OK)
+		goto rollback;
 	if ((idx = malloc(s->b->nitems * sizeof(*idx))) == NULL) {
 		snprintf(s->err, sizeof(s->err), "out of memory");
 		o = FATAL;
@@ -891,7 +968,7 @@ attempt(struct store *s)
 			idx[n++] = i;
 	o = store_range(s, idx, n);
 	free(idx);
-	if (o != OK || (o = write_ledger(s)) != OK ||
+	if (o != OK || (o = unclaim_refused(s)) != OK ||
 	    (o = write_rejects(s)) != OK)
 		goto rollback;
 	/* If COMMIT fails we cannot know whether it happened, so we say it
@@ -900,11 +977,7 @@ attempt(struct store *s)
 rollback:
 	if (PQstatus(s->conn) == CONNECTION_OK)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
-	if (o == CONFLICT && !s->probe_all) {
-		s->probe_all = 1;
-		return CONFLICT;	/* redo at once, looking first */
-	}
-	return o == CONFLICT ? RETRY : o;	/* a loader raced us */
+	return o;
 }
 
 /* Sleeps a random time below min(cap, 100 ms * 2^n), at least 1 ms. */
@@ -951,8 +1024,6 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 		s->b->reasons.len = s->b->reasons_base;
 		if ((o = attempt(s)) == OK)
 			break;
-		if (o == CONFLICT)
-			continue;
 		if (o == FATAL || backoff_now_ms() >= deadline) {
 			if (o != FATAL) {
 				char last[sizeof(s->err)];

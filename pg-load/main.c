@@ -8,10 +8,15 @@
  * lines are logged, recorded and passed on, not acknowledged, so the
  * queue's redrive policy parks them.
  *
- * Two threads: this one reads and parses lines into one batch while a
- * committer thread stores the previous one, so parsing and PostgreSQL's
- * work overlap.  Only the committer writes standard output.
+ * This thread only cuts the input into batches of lines.  Committer
+ * threads, one per connection (--connections), each take a batch, parse
+ * it and store it: so parsing, the costlier half of pg-load's own work,
+ * runs on several cores, and one committer parses while another waits
+ * for the server.  The ledger's primary key arbitrates between the
+ * connections as between any two loaders.  Only the committers write
+ * standard output, one whole batch of lines at a time.
  */
+#include <stdatomic.h>
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
@@ -32,23 +37,47 @@
 #include "store.h"
 #include "tool.h"
 
-#define MAX_BATCH_BYTES (4 << 20)	/* COPY data and ids of one batch */
+#define MAX_BATCH_BYTES (4 << 20)	/* input lines of one batch */
+#define MAX_CONNECTIONS 16
 
-struct loader {
+struct loader;
+
+/* A batch: its lines as read, then the rows parsed from them. */
+struct slot {
+	struct obuf lines;	/* each line and its newline */
+	size_t nlines;
+	size_t first_lineno;	/* of its first line, for warnings */
+	struct store_batch batch;
+};
+
+/* One connection and the thread that parses and stores batches on it. */
+struct committer {
+	struct loader *ld;
 	struct store *store;
 	struct jfields_parser parser;
+	pthread_t thread;
+	struct obuf out;	/* lines to write after a batch */
+};
+
+struct loader {
 	long batch_rows;
 	long flush_ms;
 	struct timespec batch_started;
-	long unusable;		/* lines neither row nor reject */
-	struct store_batch batch[2];
-	struct store_batch *cur;	/* the batch being filled */
+	atomic_long unusable;	/* lines neither row nor reject */
+	int nconn;
+	struct committer *comm;
+	struct slot *slots;	/* nconn + 1 */
+	struct slot *cur;	/* the batch being filled */
 	/* Handed between the threads, under mu: */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct store_batch *todo;	/* for the committer, until stored */
+	struct slot **todo;	/* FIFO of batches to store */
+	size_t todo_head, ntodo;
+	struct slot **spare;	/* stack of empty batches */
+	size_t nspare;
 	int done;		/* no more batches will come */
-	struct obuf out;	/* the committer's: lines to write */
+	/* Standard output and the progress line, shared by the committers: */
+	pthread_mutex_t out_mu;
 	struct stats stats;
 };
 
@@ -58,7 +87,7 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: pg-load [--dbname CONNINFO] [--create] [--batch-rows N]\n"
-	    "               [--flush-ms MS] [--retry-seconds S]\n"
+	    "               [--connections N] [--flush-ms MS] [--retry-seconds S]\n"
 	    "       pg-load [--dbname CONNINFO] --prune-ledger DAYS\n"
 	    "\n"
 	    "Stores pii-mask rows in user_logins, exactly once per message_id, and\n"
@@ -72,6 +101,8 @@ usage(FILE *f)
 	    "  -b, --batch-rows N       rows per transaction (default 5000)\n"
 	    "  -f, --flush-ms MS        commit a partial batch once its first row\n"
 	    "                           has waited MS milliseconds (default 200)\n"
+	    "  -C, --connections N      store up to N batches at once, each on its\n"
+	    "                           own connection (default 3)\n"
 	    "  -r, --retry-seconds S    redo a failed batch on a new connection for\n"
 	    "                           up to S seconds before giving up (default 60)\n"
 	    "  -P, --prune-ledger DAYS  delete the ledger entries of messages sent\n"
@@ -100,11 +131,12 @@ ms_since(const struct timespec *t0)
 static void
 write_result(void *ctx, const struct store_result *r)
 {
-	struct loader *ld = ctx;
+	struct committer *c = ctx;
+	struct loader *ld = c->ld;
 	const struct store_ids *ids = r->ids;
-	struct obuf *o = &ld->out;
+	struct obuf *o = &c->out;
 
-	if (r->reason != NULL) {
+	if (r->reason != NULL) {	/* stats count atomically */
 		stats_add(&ld->stats, r->refused ? S_REFUSED : S_REJECTED, 1);
 		stats_reason(&ld->stats, r->reason, r->reason_len);
 	} else
@@ -144,67 +176,102 @@ write_result(void *ctx, const struct store_result *r)
 	obuf_puts(o, "}\n");
 }
 
-/* The committer thread: stores each batch handed to it, then writes
- * and flushes what it says.  A failure ends the process. */
+static void load_line(struct committer *c, struct store_batch *b,
+    const char *line, size_t len, size_t lineno);
+
+/* Parses a batch's lines into its rows. */
+static void
+parse_slot(struct committer *c, struct slot *sl)
+{
+	const char *p = sl->lines.p, *end = p + sl->lines.len;
+	size_t lineno = sl->first_lineno;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		load_line(c, &sl->batch, p, (size_t)(nl - p), lineno++);
+		p = nl + 1;
+	}
+	obuf_clear(&sl->lines);
+	sl->nlines = 0;
+}
+
+/* A committer thread: parses and stores each batch handed to it, then
+ * writes and flushes what it says.  A failure ends the process. */
 static void *
 committer(void *arg)
 {
-	struct loader *ld = arg;
+	struct committer *c = arg;
+	struct loader *ld = c->ld;
 
 	for (;;) {
-		struct store_batch *b;
+		struct slot *sl;
 		struct timespec t0;
 		size_t items;
 
 		pthread_mutex_lock(&ld->mu);
-		while (ld->todo == NULL && !ld->done)
+		while (ld->ntodo == 0 && !ld->done)
 			pthread_cond_wait(&ld->cv, &ld->mu);
-		b = ld->todo;
-		pthread_mutex_unlock(&ld->mu);
-		if (b == NULL)
+		if (ld->ntodo == 0) {
+			pthread_mutex_unlock(&ld->mu);
 			return NULL;
-		items = b->nitems;
+		}
+		sl = ld->todo[ld->todo_head];
+		ld->todo_head = (ld->todo_head + 1) % (size_t)(ld->nconn + 1);
+		ld->ntodo--;
+		pthread_mutex_unlock(&ld->mu);
+
+		parse_slot(c, sl);
+		items = sl->batch.nitems;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (store_commit(ld->store, b, write_result, ld) < 0)
+		if (store_commit(c->store, &sl->batch, write_result, c) < 0)
 			errx(EXIT_DB, "%s; batch of %zu lines not stored, none "
-			    "acknowledged", store_error(ld->store), items);
-		xwrite(&ld->out);
-		stats_latency(&ld->stats, &t0);
-		stats_add(&ld->stats, S_BATCHES, 1);
-		stats_tick(&ld->stats);	/* only this thread ticks */
+			    "acknowledged", store_error(c->store), items);
+		pthread_mutex_lock(&ld->out_mu);
+		xwrite(&c->out);
+		if (items > 0) {
+			stats_latency(&ld->stats, &t0);
+			stats_add(&ld->stats, S_BATCHES, 1);
+		}
+		stats_tick(&ld->stats);
+		pthread_mutex_unlock(&ld->out_mu);
+
 		pthread_mutex_lock(&ld->mu);
-		ld->todo = NULL;
+		ld->spare[ld->nspare++] = sl;
 		pthread_cond_broadcast(&ld->cv);
 		pthread_mutex_unlock(&ld->mu);
 	}
 }
 
-/* Hands the batch being filled to the committer (waiting while it still
- * stores the previous one) and goes on with the other. */
+/* Hands the batch being filled to the committers (waiting while every
+ * other batch is still being stored) and goes on with an empty one. */
 static void
 flush_batch(struct loader *ld)
 {
-	if (ld->cur->nitems == 0)
+	size_t n = (size_t)ld->nconn + 1;
+
+	if (ld->cur->nlines == 0)
 		return;
 	pthread_mutex_lock(&ld->mu);
-	while (ld->todo != NULL)
-		pthread_cond_wait(&ld->cv, &ld->mu);
-	ld->todo = ld->cur;
+	ld->todo[(ld->todo_head + ld->ntodo++) % n] = ld->cur;
 	pthread_cond_broadcast(&ld->cv);
+	while (ld->nspare == 0)
+		pthread_cond_wait(&ld->cv, &ld->mu);
+	ld->cur = ld->spare[--ld->nspare];
 	pthread_mutex_unlock(&ld->mu);
-	ld->cur = ld->cur == &ld->batch[0] ? &ld->batch[1] : &ld->batch[0];
 }
 
 /* Hands over the last batch and waits until everything is stored. */
 static void
-finish(struct loader *ld, pthread_t thread)
+finish(struct loader *ld)
 {
 	flush_batch(ld);
 	pthread_mutex_lock(&ld->mu);
 	ld->done = 1;
 	pthread_cond_broadcast(&ld->cv);
 	pthread_mutex_unlock(&ld->mu);
-	pthread_join(thread, NULL);
+	for (int i = 0; i < ld->nconn; i++)
+		pthread_join(ld->comm[i].thread, NULL);
 }
 
 /* --prune-ledger: one pass, then exit. */
@@ -224,24 +291,26 @@ prune(struct store *store, long days)
 	xexit(NULL, EXIT_OK);
 }
 
+/* Parses one line into the batch: a row, a reject, or a warning. */
 static void
-load_line(struct loader *ld, const char *line, size_t len, size_t lineno)
+load_line(struct committer *c, struct store_batch *b, const char *line,
+    size_t len, size_t lineno)
 {
 	struct rowline l;
 	int added;
 
-	switch (rowline_parse(&ld->parser, line, len, &l)) {
+	switch (rowline_parse(&c->parser, line, len, &l)) {
 	case ROWLINE_EJSON:
 		warnx("line %zu: not a pii-mask line; skipped", lineno);
-		ld->unusable++;
+		c->ld->unusable++;
 		return;
 	case ROWLINE_EREJECT:
 		warnx("line %zu: reject line invalid; skipped", lineno);
-		ld->unusable++;
+		c->ld->unusable++;
 		return;
 	case ROWLINE_EROW:
 		warnx("line %zu: row invalid; skipped", lineno);
-		ld->unusable++;
+		c->ld->unusable++;
 		return;
 	case ROWLINE_REJECT: {
 		struct store_ids *ids = &l.row.ids;
@@ -259,20 +328,36 @@ load_line(struct loader *ld, const char *line, size_t len, size_t lineno)
 		obuf_putc(&msg, '\n');
 		(void)obuf_write(&msg, STDERR_FILENO);	/* best effort */
 		obuf_free(&msg);
-		added = store_add_reject(ld->cur, ids, l.reason, n, line, len);
+		added = store_add_reject(b, ids, l.reason, n, line, len);
 		break;
 	}
 	case ROWLINE_ROW:
 	default:
-		added = store_add_row(ld->cur, &l.row);
+		added = store_add_row(b, &l.row);
 		break;
 	}
 	if (added < 0)
 		err(EXIT_IO, "out of memory");
-	if (ld->cur->nitems == 1)
+}
+
+/* Adds a line to the batch being filled, and hands the batch over when
+ * it is full. */
+static void
+add_line(struct loader *ld, const char *line, size_t len, size_t lineno)
+{
+	struct slot *sl = ld->cur;
+
+	if (sl->nlines == 0) {
+		sl->first_lineno = lineno;
 		clock_gettime(CLOCK_MONOTONIC, &ld->batch_started);
-	if (ld->cur->nitems >= (size_t)ld->batch_rows ||
-	    store_batch_bytes(ld->cur) >= MAX_BATCH_BYTES)
+	}
+	obuf_put(&sl->lines, line, len);
+	obuf_putc(&sl->lines, '\n');
+	if (sl->lines.oom)
+		errx(EXIT_IO, "out of memory");
+	sl->nlines++;
+	if (sl->nlines >= (size_t)ld->batch_rows ||
+	    sl->lines.len >= MAX_BATCH_BYTES)
 		flush_batch(ld);
 }
 
@@ -283,6 +368,7 @@ main(int argc, char *argv[])
 		{ "dbname", required_argument, NULL, 'd' },
 		{ "create", no_argument, NULL, 'c' },
 		{ "batch-rows", required_argument, NULL, 'b' },
+		{ "connections", required_argument, NULL, 'C' },
 		{ "flush-ms", required_argument, NULL, 'f' },
 		{ "retry-seconds", required_argument, NULL, 'r' },
 		{ "prune-ledger", required_argument, NULL, 'P' },
@@ -291,9 +377,9 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct loader ld = { .batch_rows = 5000, .flush_ms = 200,
-	    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
-	pthread_t thread;
+	struct loader ld = { .batch_rows = 5000, .flush_ms = 200, .nconn = 3,
+	    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+	    .out_mu = PTHREAD_MUTEX_INITIALIZER };
 	const char *conninfo = NULL, *line;
 	long retry_s = 60, prune_days = -1;
 	int c, create = 0;
@@ -301,7 +387,7 @@ main(int argc, char *argv[])
 	char why[512];
 	size_t len;
 
-	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "d:cb:f:r:P:hV",
+	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "d:cb:C:f:r:P:hV",
 	    longopts, NULL)) != -1) {
 		if (stats_option(&ld.stats, c, optarg))
 			continue;
@@ -315,6 +401,10 @@ main(int argc, char *argv[])
 		case 'b':
 			ld.batch_rows = xnumber(optarg, "--batch-rows", 1,
 			    1000000);
+			break;
+		case 'C':
+			ld.nconn = (int)xnumber(optarg, "--connections", 1,
+			    MAX_CONNECTIONS);
 			break;
 		case 'f':
 			ld.flush_ms = xnumber(optarg, "--flush-ms", 0, 3600000);
@@ -339,30 +429,45 @@ main(int argc, char *argv[])
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
-	if ((ld.store = store_open(conninfo, retry_s * 1000, why,
-	    sizeof(why))) == NULL)
-		errx(EXIT_DB, "%s", why);
-	if (create && store_create(ld.store) < 0)
-		errx(EXIT_DB, "%s", store_error(ld.store));
 	if (prune_days > 0)
-		prune(ld.store, prune_days);
+		ld.nconn = 1;
+	if ((ld.comm = calloc((size_t)ld.nconn, sizeof(*ld.comm))) == NULL ||
+	    (ld.slots = calloc((size_t)ld.nconn + 1,
+	    sizeof(*ld.slots))) == NULL ||
+	    (ld.todo = calloc((size_t)ld.nconn + 1, sizeof(*ld.todo))) == NULL ||
+	    (ld.spare = calloc((size_t)ld.nconn + 1, sizeof(*ld.spare))) == NULL)
+		err(EXIT_IO, "out of memory");
+	for (int i = 0; i < ld.nconn; i++) {
+		ld.comm[i].ld = &ld;
+		jfields_init(&ld.comm[i].parser, LOGIN_MAX_DEPTH, 0);
+		if ((ld.comm[i].store = store_open(conninfo, retry_s * 1000,
+		    why, sizeof(why))) == NULL)
+			errx(EXIT_DB, "%s", why);
+		if (i == 0 && create && store_create(ld.comm[0].store) < 0)
+			errx(EXIT_DB, "%s", store_error(ld.comm[0].store));
+	}
+	if (prune_days > 0)
+		prune(ld.comm[0].store, prune_days);
 	tool_init_output();
 	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");
-	jfields_init(&ld.parser, LOGIN_MAX_DEPTH, 0);
-	ld.cur = &ld.batch[0];
+	ld.cur = &ld.slots[0];
+	for (int i = 1; i <= ld.nconn; i++)
+		ld.spare[ld.nspare++] = &ld.slots[i];
 	stats_init(&ld.stats, "pg-load", (const char *const[]){ "lines",
 	    "stored", "duplicates", "rejected", "refused", "batches", NULL },
 	    "lines");
-	if ((errno = pthread_create(&thread, NULL, committer, &ld)) != 0)
-		err(EXIT_IO, "starting the committer thread");
+	for (int i = 0; i < ld.nconn; i++)
+		if ((errno = pthread_create(&ld.comm[i].thread, NULL, committer,
+		    &ld.comm[i])) != 0)
+			err(EXIT_IO, "starting a committer thread");
 	for (;;) {
 		long wait = -1;
 		enum lines_result r;
 
 		/* A partial batch waits at most flush_ms from its first row,
 		 * so acknowledgements flow in a quiet live pipeline. */
-		if (ld.cur->nitems > 0) {
+		if (ld.cur->nlines > 0) {
 			wait = ld.flush_ms - ms_since(&ld.batch_started);
 			if (wait < 0)
 				wait = 0;
@@ -384,14 +489,23 @@ main(int argc, char *argv[])
 			continue;
 		}
 		stats_add(&ld.stats, S_LINES, 1);
-		load_line(&ld, line, len, in.lineno);
+		add_line(&ld, line, len, in.lineno);
 	}
-	finish(&ld, thread);
+	finish(&ld);
 	stats_finish(&ld.stats);
-	store_batch_free(&ld.batch[0]);
-	store_batch_free(&ld.batch[1]);
-	jfields_free(&ld.parser);
+	for (int i = 0; i <= ld.nconn; i++) {
+		store_batch_free(&ld.slots[i].batch);
+		obuf_free(&ld.slots[i].lines);
+	}
+	for (int i = 0; i < ld.nconn; i++) {
+		store_close(ld.comm[i].store);
+		obuf_free(&ld.comm[i].out);
+		jfields_free(&ld.comm[i].parser);
+	}
+	free(ld.comm);
+	free(ld.slots);
+	free(ld.todo);
+	free(ld.spare);
 	lines_free(&in);
-	store_close(ld.store);
-	xexit(&ld.out, ld.unusable > 0 ? EXIT_PARTIAL : EXIT_OK);
+	xexit(NULL, ld.unusable > 0 ? EXIT_PARTIAL : EXIT_OK);
 }

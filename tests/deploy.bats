@@ -68,3 +68,17 @@ print(json.dumps(eval(sys.argv[2])))' "$@"
 	[ "$(y "$k" 'c["spec"]["scaleTargetRef"]["name"]')" = "$(y "$d" 'c["metadata"]["name"]')" ]
 	[ "$(y "$k" 'c["spec"]["triggers"][0]["type"]')" = '"aws-sqs-queue"' ]
 }
+
+@test "Kubernetes: a daily CronJob prunes the ledger with the Deployment's database settings" {
+	d=$FA_TOP/deploy/kubernetes/deployment.yaml
+	p=$FA_TOP/deploy/kubernetes/prune-ledger.yaml
+	[ "$(y "$p" 'c["kind"]')" = '"CronJob"' ]
+	[ "$(y "$p" 'c["spec"]["concurrencyPolicy"]')" = '"Forbid"' ]
+	job=c'["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]'
+	[ "$(y "$p" "$job"'["args"]')" = '["pg-load", "--prune-ledger", "15"]' ]
+	# the same PG* environment as the pipeline's
+	[ "$(y "$p" "sorted(e['name'] for e in ${job}['env'])")" = \
+	    "$(y "$d" "sorted(e['name'] for e in c['spec']['template']['spec']['containers'][0]['env'] if e['name'].startswith('PG'))")" ]
+	# and the option it runs exists
+	"$FA_TOP/bin/pg-load" --help | grep -q -- '--prune-ledger DAYS'
+}
