@@ -19,6 +19,7 @@ BINS := $(TOOLS:%=bin/%)
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 MANS := $(TOOLS:%=man/%.1) man/pipeline.sh.1
+MANS5 := man/fetch-awards-ndjson.5
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=tests/unit/bin/%)
 
@@ -29,7 +30,7 @@ LIBS_pii-mask := -lyajl -lcrypto
 LIBS_pg-load := -lpq -lyajl -lcrypto -pthread
 UNIT_LIBS := -lcurl -lyajl -lexpat -lcrypto -lpq
 
-all: $(BINS) $(MANS)
+all: $(BINS) $(MANS) $(MANS5)
 
 bin/%: %/main.o common/libcommon.a
 	@mkdir -p bin
@@ -42,6 +43,9 @@ man/%.1: man/%.1.in man/exit-status.mdoc man/stats-options.mdoc
 	    -e '/^@STATS_OPTIONS@$$/{r man/stats-options.mdoc' -e 'd;}' $< > $@
 
 # Only tool.c prints it: a new version rebuilds one file.
+man/%.5: man/%.5.in
+	cp $< $@
+
 common/tool.o: override CFLAGS += -DFA_VERSION='"$(VERSION)"'
 
 common/libcommon.a: $(COMMON_OBJ)
@@ -126,12 +130,13 @@ lint:
 	shellcheck -x -S warning tests/*.bats
 
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(BINS) pipeline.sh $(DESTDIR)$(BINDIR)/
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MANS5) $(DESTDIR)$(MANDIR)/man5/
 
 clean:
-	rm -rf bin tests/unit/bin fuzz/bin tests/inject_errors.so tests/valgrind common/libcommon.a */*.o */*.d tests/unit/*.d $(MANS)
+	rm -rf bin tests/unit/bin fuzz/bin tests/inject_errors.so tests/valgrind common/libcommon.a */*.o */*.d tests/unit/*.d $(MANS) $(MANS5)
 
 .PHONY: all deps unit check demo asan bench fuzz valgrind lint install clean
 .SECONDARY: $(TOOLS:%=%/main.o)

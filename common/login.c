@@ -28,7 +28,8 @@ struct text_rule {
 #define OPT "string or null"
 
 static const struct text_rule text_rules[F_COUNT] = {
-	[F_USER_ID] = TEXT_RULE("user_id", LOGIN_MAX_USER_ID, "128", "string"),
+	[F_USER_ID] = TEXT_RULE("user_id", LOGIN_MAX_USER_ID, "128",
+	    "string or an integer"),
 	[F_DEVICE_TYPE] = TEXT_RULE("device_type", LOGIN_MAX_SHORT, "32", OPT),
 	[F_IP] = TEXT_RULE("ip", 0, "no", OPT),
 	[F_DEVICE_ID] = TEXT_RULE("device_id", 0, "no", OPT),
@@ -119,7 +120,8 @@ login_canonical_ip(const char *s, size_t n, char out[LOGIN_IP_MAX])
 	    (int)strlen(out) : -1;
 }
 
-/* Parses a decimal part without leading zeros, at most max. */
+/* Parses a decimal part (leading zeros allowed: "6.02" is 6.2), at most
+ * max. */
 static int
 version_part(const char **sp, const char *end, long max, long *out)
 {
@@ -128,8 +130,6 @@ version_part(const char **sp, const char *end, long max, long *out)
 
 	if (s == end || *s < '0' || *s > '9')
 		return -1;
-	if (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9')
-		return -1;	/* "02" would collide with "2" */
 	for (; s < end && *s >= '0' && *s <= '9'; s++) {
 		v = v * 10 + (*s - '0');
 		if (v > max)
@@ -140,21 +140,41 @@ version_part(const char **sp, const char *end, long max, long *out)
 	return 0;
 }
 
+/* A semantic-versioning pre-release or build suffix ("-beta.1",
+ * "+45"): a sign, then one or more of [0-9A-Za-z.+-]. */
+static int
+version_suffix(const char *s, const char *end)
+{
+	if (s == end)
+		return 0;
+	if ((*s != '-' && *s != '+') || ++s == end)
+		return -1;
+	for (; s < end; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= 'A' && *s <= 'Z') || *s == '.' || *s == '-' ||
+		    *s == '+'))
+			return -1;
+	return 0;
+}
+
 int
 login_app_version(const char *s, size_t n, long *out)
 {
 	const char *end = s + n;
-	long major, minor, patch = 0;
+	long part[3] = { 0, 0, 0 };
+	int k = 0;
 
 	/* 2146.999.999 is the largest that fits a 32-bit integer column. */
-	if (version_part(&s, end, 2146, &major) < 0 || s == end || *s++ != '.' ||
-	    version_part(&s, end, 999, &minor) < 0)
+	for (;;) {
+		if (version_part(&s, end, k == 0 ? 2146 : 999, &part[k]) < 0)
+			return -1;
+		if (++k == 3 || s == end || *s != '.')
+			break;
+		s++;
+	}
+	if (version_suffix(s, end) < 0)
 		return -1;
-	if (s < end && (*s++ != '.' || version_part(&s, end, 999, &patch) < 0))
-		return -1;
-	if (s != end)
-		return -1;
-	*out = major * 1000000 + minor * 1000 + patch;
+	*out = part[0] * 1000000 + part[1] * 1000 + part[2];
 	return 0;
 }
 
@@ -198,9 +218,24 @@ login_from_fields(const struct jfields_field *f, struct login *out)
 		return "user_id: missing";
 	if (f[F_USER_ID].type == JF_NULL)
 		return "user_id: null";
-	if ((why = text_field(&f[F_USER_ID], &text_rules[F_USER_ID],
-	    &out->user_id)) != NULL ||
-	    (why = text_field(&f[F_DEVICE_TYPE], &text_rules[F_DEVICE_TYPE],
+	if (f[F_USER_ID].type == JF_NUMBER) {
+		/* A JSON integer is stored as its decimal text; a fraction
+		 * or an exponent would make one id two texts. */
+		const struct jfields_field *u = &f[F_USER_ID];
+
+		size_t i = u->len > 0 && u->str[0] == '-';
+
+		if (i == u->len || u->len > LOGIN_MAX_USER_ID)
+			return "user_id: not a string or an integer";
+		for (; i < u->len; i++)
+			if (u->str[i] < '0' || u->str[i] > '9')
+				return "user_id: not a string or an integer";
+		out->user_id.str = u->str;
+		out->user_id.len = u->len;
+	} else if ((why = text_field(&f[F_USER_ID], &text_rules[F_USER_ID],
+	    &out->user_id)) != NULL)
+		return why;
+	if ((why = text_field(&f[F_DEVICE_TYPE], &text_rules[F_DEVICE_TYPE],
 	    &out->device_type)) != NULL ||
 	    (why = text_field(&f[F_IP], &text_rules[F_IP], &out->ip)) != NULL ||
 	    (why = text_field(&f[F_DEVICE_ID], &text_rules[F_DEVICE_ID],
@@ -214,15 +249,21 @@ login_from_fields(const struct jfields_field *f, struct login *out)
 		int n = login_canonical_ip(out->ip.str, out->ip.len,
 		    out->ip_text);
 
+		/* Not one address ("1.2.3.4, 10.0.0.1", "unknown"): masked
+		 * as its exact text, so equal texts still match, and noted
+		 * rather than parking the login. */
 		if (n < 0)
-			return "ip: not an IPv4 or IPv6 address";
-		out->ip.str = out->ip_text;
-		out->ip.len = (size_t)n;
+			out->ip_note = memchr(out->ip.str, ',', out->ip.len) ?
+			    LOGIN_NOTE_IP_LIST : LOGIN_NOTE_IP_TEXT;
+		else {
+			out->ip.str = out->ip_text;
+			out->ip.len = (size_t)n;
+		}
 	}
 	if (version.str != NULL) {
 		if (login_app_version(version.str, version.len,
 		    &out->app_version) < 0)
-			return "app_version: not MAJOR.MINOR[.PATCH] "
+			return "app_version: not MAJOR[.MINOR[.PATCH]] "
 			    "within 2146.999.999";
 		out->has_app_version = 1;
 	}

@@ -13,11 +13,6 @@
 
 #include "jfields.h"
 
-#define LOGIN_MAX_BODY (1024 * 1024)	/* bytes: the SQS message limit */
-/* The longest line a stage accepts: an sqs-recv line carrying a body of
- * LOGIN_MAX_BODY in which every byte needed a 6-byte \u escape. */
-#define LOGIN_MAX_LINE (6 * LOGIN_MAX_BODY + 65536)
-#define LOGIN_MAX_DEPTH 64		/* nesting accepted in a body */
 #define LOGIN_MAX_USER_ID 128		/* characters, as in the table */
 #define LOGIN_MAX_SHORT 32		/* device_type, locale */
 
@@ -30,11 +25,20 @@ struct login_str {
 /* Longest canonical address text: an IPv6 address with a dotted tail. */
 #define LOGIN_IP_MAX 46
 
+/* What a stored login's values met on the way, for the stats: fixed
+ * phrases, like reject reasons. */
+#define LOGIN_NOTE_IP_LIST "ip: a list of addresses, masked as its text"
+#define LOGIN_NOTE_IP_TEXT "ip: not an address, masked as its text"
+
 struct login {
 	struct login_str user_id, device_type, ip, device_id, locale;
 	int has_app_version;
 	long app_version;
-	char ip_text[LOGIN_IP_MAX];	/* ip.str points here: canonical text */
+	/* ip.str points into ip_text (the canonical text of one address),
+	 * or at the value itself when it is not one address; then ip_note
+	 * says which. */
+	char ip_text[LOGIN_IP_MAX];
+	const char *ip_note;
 };
 
 /* The fields of a body, in the order login_from_fields() expects, as an
@@ -57,10 +61,12 @@ const char *login_from_fields(const struct jfields_field *f,
     struct login *out);
 
 /*
- * Encodes "MAJOR.MINOR[.PATCH]" as MAJOR*1000000 + MINOR*1000 + PATCH,
- * which keeps order and never collides.  Parts are decimal digits without
- * leading zeros, MINOR and PATCH at most 999, and the result fits a
- * PostgreSQL integer.  Returns 0, or -1 for anything else.
+ * Encodes "MAJOR[.MINOR[.PATCH]]" as MAJOR*1000000 + MINOR*1000 + PATCH
+ * (missing parts are 0), which keeps order.  Parts are decimal digits,
+ * leading zeros allowed ("6.02" is 6.2), MINOR and PATCH at most 999, and
+ * the result fits a PostgreSQL integer.  A semantic-versioning suffix
+ * after the numbers ("-beta.1", "+45") is allowed and left out.  Returns
+ * 0, or -1 for anything else.
  */
 int login_app_version(const char *s, size_t n, long *out);
 

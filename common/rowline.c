@@ -3,6 +3,7 @@
  * rowline.h.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ enum { L_MESSAGE_ID, L_RECEIPT_HANDLE, L_SENT_TIMESTAMP, L_RECEIVE_COUNT,
 /* A string field of a row: string, or null when allowed.  Returns 0. */
 static int
 text_of(const struct jfields_field *f, int nullable, size_t limit,
-    struct store_text *out)
+    struct ndjson_text *out)
 {
 	out->s = NULL;
 	out->n = 0;
@@ -84,48 +85,36 @@ integer_of(const struct jfields_field *f, long long min, long long max,
 	return 0;
 }
 
-/* The ids of a line's message.  Returns 0, or -1 when a field has the
- * wrong type. */
-static int
-ids_of(struct jfields_field *f, struct store_ids *ids)
-{
-	long long v;
-	int present;
-
-	memset(ids, 0, sizeof(*ids));
-	if (text_of(&f[L_MESSAGE_ID], 1, 0, &ids->message_id) < 0 ||
-	    text_of(&f[L_RECEIPT_HANDLE], 1, 0, &ids->receipt_handle) < 0)
-		return -1;
-	if (integer_of(&f[L_SENT_TIMESTAMP], 0, 253402300799999LL, &v,
-	    &present) < 0)
-		return -1;
-	ids->sent_timestamp = present ? v : -1;
-	if (integer_of(&f[L_RECEIVE_COUNT], 0, 2147483647, &v, &present) < 0)
-		return -1;
-	ids->receive_count = present ? (long)v : -1;
-	return 0;
-}
-
-/* Turns a row line's fields into a store row.  Returns 0, or -1. */
-static int
+/* Turns a row line's fields into a store row.  Returns NULL, or the
+ * phrase of the first field that does not fit its column. */
+static const char *
 row_of(struct jfields_field *f, struct store_row *r)
 {
-	long long v;
+	long long v = 0;
 
-	memset(r, 0, sizeof(*r));
-	if (ids_of(f, &r->ids) < 0 ||
-	    text_of(&f[L_USER_ID], 0, LOGIN_MAX_USER_ID, &r->user_id) < 0 ||
-	    text_of(&f[L_DEVICE_TYPE], 1, LOGIN_MAX_SHORT, &r->device_type) < 0 ||
-	    text_of(&f[L_MASKED_IP], 1, ROWLINE_MAX_MASK, &r->masked_ip) < 0 ||
-	    text_of(&f[L_MASKED_DEVICE_ID], 1, ROWLINE_MAX_MASK,
-	    &r->masked_device_id) < 0 ||
-	    text_of(&f[L_LOCALE], 1, LOGIN_MAX_SHORT, &r->locale) < 0 ||
-	    date_of(&f[L_CREATE_DATE], r) < 0 ||
-	    integer_of(&f[L_APP_VERSION], -2147483647LL - 1, 2147483647LL, &v,
+	memset(&r->user_id, 0, sizeof(*r) - offsetof(struct store_row,
+	    user_id));
+	if (text_of(&f[L_USER_ID], 0, LOGIN_MAX_USER_ID, &r->user_id) < 0)
+		return "row.user_id: not a string of 1 to 128 characters";
+	if (text_of(&f[L_DEVICE_TYPE], 1, LOGIN_MAX_SHORT, &r->device_type) < 0)
+		return "row.device_type: not null or a string of 1 to 32 "
+		    "characters";
+	if (text_of(&f[L_MASKED_IP], 1, ROWLINE_MAX_MASK, &r->masked_ip) < 0)
+		return "row.masked_ip: not null or a string of 1 to 256 "
+		    "characters";
+	if (text_of(&f[L_MASKED_DEVICE_ID], 1, ROWLINE_MAX_MASK,
+	    &r->masked_device_id) < 0)
+		return "row.masked_device_id: not null or a string of 1 to 256 "
+		    "characters";
+	if (text_of(&f[L_LOCALE], 1, LOGIN_MAX_SHORT, &r->locale) < 0)
+		return "row.locale: not null or a string of 1 to 32 characters";
+	if (date_of(&f[L_CREATE_DATE], r) < 0)
+		return "row.create_date: not null or a date YYYY-MM-DD";
+	if (integer_of(&f[L_APP_VERSION], -2147483647LL - 1, 2147483647LL, &v,
 	    &r->has_app_version) < 0)
-		return -1;
+		return "row.app_version: not null or a 32-bit integer";
 	r->app_version = (long)v;
-	return 0;
+	return NULL;
 }
 
 enum rowline_kind
@@ -133,10 +122,7 @@ rowline_parse(struct jfields_parser *p, const char *line, size_t len,
     struct rowline *out)
 {
 	struct jfields_field f[L_COUNT] = {
-		[L_MESSAGE_ID] = JF_FIELD("message_id"),
-		[L_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
-		[L_SENT_TIMESTAMP] = JF_FIELD("sent_timestamp"),
-		[L_RECEIVE_COUNT] = JF_FIELD("receive_count"),
+		NDJSON_ID_FIELDS,	/* L_MESSAGE_ID .. L_RECEIVE_COUNT */
 		[L_REJECT] = JF_FIELD("reject"),
 		[L_ROW] = JF_FIELD("row"),
 		[L_USER_ID] = JF_CHILD("row", "user_id"),
@@ -148,19 +134,35 @@ rowline_parse(struct jfields_parser *p, const char *line, size_t len,
 		[L_CREATE_DATE] = JF_CHILD("row", "create_date"),
 	};
 
+	enum jfields_error e;
+
 	out->reason = NULL;
 	out->reason_len = 0;
-	if (jfields_parse(p, line, len, f, L_COUNT) != JF_OK)
+	out->why = NULL;
+	memset(&out->row, 0, sizeof(out->row));
+	out->row.ids.sent_timestamp = -1;
+	out->row.ids.receive_count = -1;
+	if ((e = jfields_parse(p, line, len, f, L_COUNT)) != JF_OK) {
+		out->why = jfields_strerror(e);	/* pii-mask's phrases */
 		return ROWLINE_EJSON;
+	}
+	/* Whatever else is wrong, the valid ids are kept, so that the
+	 * message is recorded and its reject passed on. */
+	out->why = ndjson_ids_read(f, &out->row.ids);
 	if (f[L_REJECT].type == JF_STRING) {
-		memset(&out->row, 0, sizeof(out->row));
-		if (ids_of(f, &out->row.ids) < 0)
+		if (out->why != NULL)
 			return ROWLINE_EREJECT;
 		out->reason = f[L_REJECT].str;
 		out->reason_len = f[L_REJECT].len;
 		return ROWLINE_REJECT;
 	}
-	if (f[L_ROW].type != JF_OBJECT || row_of(f, &out->row) < 0)
+	if (out->why != NULL)
+		return ROWLINE_EROW;
+	if (f[L_ROW].type != JF_OBJECT) {
+		out->why = "line: neither a row nor a reject";
+		return ROWLINE_EROW;
+	}
+	if ((out->why = row_of(f, &out->row)) != NULL)
 		return ROWLINE_EROW;
 	return ROWLINE_ROW;
 }

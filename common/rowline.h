@@ -25,14 +25,18 @@ enum rowline_kind {
 	ROWLINE_ROW,
 	ROWLINE_REJECT,
 	ROWLINE_EJSON,		/* not a JSON object */
-	ROWLINE_EREJECT,	/* a reject whose ids have the wrong types */
+	ROWLINE_EREJECT,	/* a reject whose ids are invalid */
 	ROWLINE_EROW,		/* neither a valid row nor a reject */
 };
 
 struct rowline {
-	struct store_row row;	/* a row; row.ids also for a reject */
+	struct store_row row;	/* a row; row.ids for every kind */
 	const char *reason;	/* a reject's reason */
 	size_t reason_len;
+	/* For the E kinds: why the line cannot be used, a fixed phrase
+	 * (ndjson.h's for the ids).  The ids that are valid are in row.ids,
+	 * so pg-load can record and pass on the line as a reject. */
+	const char *why;
 };
 
 /* Parses line[0..len) with p (made with jfields_init; any flags). */

@@ -49,23 +49,80 @@ stats_init(struct stats *s, const char *tool, const char *const *names,
 	s->progress = isatty(STDERR_FILENO);
 }
 
-void
-stats_reason(struct stats *s, const char *reason, size_t len)
+static void
+tally(struct stats *s, struct stats_tally *t, const char *reason, size_t len)
 {
 	size_t i;
 
 	while (atomic_flag_test_and_set(&s->reasons_busy))
 		;
-	for (i = 0; i < s->nreasons; i++)
-		if (strlen(s->reasons[i]) == len &&
-		    memcmp(s->reasons[i], reason, len) == 0)
+	for (i = 0; i < t->n; i++)
+		if (strlen(t->reasons[i]) == len &&
+		    memcmp(t->reasons[i], reason, len) == 0)
 			break;
-	if (i == s->nreasons && i < STATS_MAX_REASONS &&
-	    (s->reasons[i] = strndup(reason, len)) != NULL)
-		s->nreasons++;
-	if (i < s->nreasons)
-		s->reason_counts[i]++;
+	if (i == t->n && i < STATS_MAX_REASONS &&
+	    (t->reasons[i] = strndup(reason, len)) != NULL)
+		t->n++;
+	if (i < t->n)
+		t->counts[i]++;
 	atomic_flag_clear(&s->reasons_busy);
+}
+
+void
+stats_reason(struct stats *s, const char *reason, size_t len)
+{
+	tally(s, &s->rejects, reason, len);
+}
+
+void
+stats_note(struct stats *s, const char *reason, size_t len)
+{
+	tally(s, &s->notes, reason, len);
+}
+
+/* One counter family by reason, in the Prometheus text format. */
+static void
+tally_metrics(struct obuf *b, const struct stats *s, const struct stats_tally *t,
+    const char *family, const char *help)
+{
+	if (t->n == 0)
+		return;
+	obuf_puts(b, "# HELP ");
+	obuf_puts(b, family);
+	obuf_putc(b, ' ');
+	obuf_puts(b, help);
+	obuf_puts(b, "\n# TYPE ");
+	obuf_puts(b, family);
+	obuf_puts(b, " counter\n");
+	for (size_t i = 0; i < t->n; i++) {
+		obuf_puts(b, family);
+		obuf_puts(b, "{tool=\"");
+		obuf_puts(b, s->tool);
+		obuf_puts(b, "\",reason=");
+		/* a JSON string is a valid Prometheus label value here:
+		 * the reasons are fixed ASCII phrases */
+		jsonw_string(b, t->reasons[i], strlen(t->reasons[i]));
+		obuf_puts(b, "} ");
+		obuf_putll(b, t->counts[i]);
+		obuf_putc(b, '\n');
+	}
+}
+
+/* One tally as a JSON object member: ,"name":{"reason":n,...} */
+static void
+tally_json(struct obuf *b, const struct stats_tally *t, const char *name)
+{
+	obuf_puts(b, ",\"");
+	obuf_puts(b, name);
+	obuf_puts(b, "\":{");
+	for (size_t i = 0; i < t->n; i++) {
+		if (i > 0)
+			obuf_putc(b, ',');
+		jsonw_string(b, t->reasons[i], strlen(t->reasons[i]));
+		obuf_putc(b, ':');
+		obuf_putll(b, t->counts[i]);
+	}
+	obuf_putc(b, '}');
 }
 
 void
@@ -108,20 +165,10 @@ write_metrics(struct stats *s)
 	}
 	while (atomic_flag_test_and_set(&s->reasons_busy))
 		;
-	if (s->nreasons > 0)
-		obuf_puts(&b, "# HELP fetch_awards_rejects_total Rejects by "
-		    "reason.\n# TYPE fetch_awards_rejects_total counter\n");
-	for (size_t i = 0; i < s->nreasons; i++) {
-		obuf_puts(&b, "fetch_awards_rejects_total{tool=\"");
-		obuf_puts(&b, s->tool);
-		obuf_puts(&b, "\",reason=");
-		/* a JSON string is a valid Prometheus label value here:
-		 * the reasons are fixed ASCII phrases */
-		jsonw_string(&b, s->reasons[i], strlen(s->reasons[i]));
-		obuf_puts(&b, "} ");
-		obuf_putll(&b, s->reason_counts[i]);
-		obuf_putc(&b, '\n');
-	}
+	tally_metrics(&b, s, &s->rejects, "fetch_awards_rejects_total",
+	    "Rejects by reason.");
+	tally_metrics(&b, s, &s->notes, "fetch_awards_notes_total",
+	    "Values stored by a rule that changed how, by reason.");
 	atomic_flag_clear(&s->reasons_busy);
 	if (atomic_load(&s->latency_count) > 0) {
 		char line[512];
@@ -190,8 +237,10 @@ stats_finish(struct stats *s)
 		write_metrics(s);
 	if (s->enabled)
 		summary(s, t);
-	while (s->nreasons > 0)
-		free(s->reasons[--s->nreasons]);
+	while (s->rejects.n > 0)
+		free(s->rejects.reasons[--s->rejects.n]);
+	while (s->notes.n > 0)
+		free(s->notes.reasons[--s->notes.n]);
 }
 
 static void
@@ -214,15 +263,9 @@ summary(struct stats *s, double t)
 		    t, t > 0 ? count_of(s, s->rate_of) / t : 0.0);
 		obuf_puts(&b, num);
 	}
-	obuf_puts(&b, ",\"rejects\":{");
-	for (size_t i = 0; i < s->nreasons; i++) {
-		if (i > 0)
-			obuf_putc(&b, ',');
-		jsonw_string(&b, s->reasons[i], strlen(s->reasons[i]));
-		obuf_putc(&b, ':');
-		obuf_putll(&b, s->reason_counts[i]);
-	}
-	obuf_puts(&b, "}}\n");
+	tally_json(&b, &s->rejects, "rejects");
+	tally_json(&b, &s->notes, "notes");
+	obuf_puts(&b, "}\n");
 	(void)obuf_write(&b, STDERR_FILENO);	/* best effort */
 	obuf_free(&b);
 }

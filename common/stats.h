@@ -25,11 +25,14 @@ struct stats {
 	atomic_long counts[STATS_MAX];
 	size_t n;
 	const char *rate_of;	/* the counter the rate is of */
-	/* reasons of rejects, counted by reason (guarded by a spin flag) */
+	/* rejects, and notes on values stored, counted by reason (both
+	 * guarded by a spin flag) */
 	atomic_flag reasons_busy;
-	char *reasons[STATS_MAX_REASONS];
-	long reason_counts[STATS_MAX_REASONS];
-	size_t nreasons;
+	struct stats_tally {
+		char *reasons[STATS_MAX_REASONS];
+		long counts[STATS_MAX_REASONS];
+		size_t n;
+	} rejects, notes;
 	/* batch latency, in microseconds: sum, count, last */
 	atomic_long latency_sum_us, latency_count, latency_last_us;
 	struct timespec start, last_tick;
@@ -64,6 +67,10 @@ stats_add(struct stats *s, size_t i, long n)
 
 /* Counts one reject of that reason (a fixed phrase). */
 void stats_reason(struct stats *s, const char *reason, size_t len);
+
+/* Counts one value stored by a rule that changed how (a fixed phrase,
+ * e.g. login.h's LOGIN_NOTE_IP_LIST). */
+void stats_note(struct stats *s, const char *reason, size_t len);
 
 /* Records how long one batch took, from t0. */
 void stats_latency(struct stats *s, const struct timespec *t0);

@@ -300,7 +300,7 @@ store_batch_free(struct store_batch *b)
 
 /* Appends a string to text; returns its offset, or NONE for NULL. */
 static size_t
-keep_text(struct store_batch *b, const struct store_text *t)
+keep_text(struct store_batch *b, const struct ndjson_text *t)
 {
 	size_t off = b->text.len;
 
@@ -311,7 +311,7 @@ keep_text(struct store_batch *b, const struct store_text *t)
 }
 
 static struct store_item *
-new_item(struct store_batch *b, const struct store_ids *ids)
+new_item(struct store_batch *b, const struct ndjson_ids *ids)
 {
 	struct store_item *it;
 
@@ -365,11 +365,11 @@ store_add_row(struct store_batch *batch, const struct store_row *r)
 }
 
 int
-store_add_reject(struct store_batch *b, const struct store_ids *ids,
+store_add_reject(struct store_batch *b, const struct ndjson_ids *ids,
     const char *reason, size_t len, const char *line, size_t line_len)
 {
 	struct store_item *it = new_item(b, ids);
-	struct store_text t = { line, line_len };
+	struct ndjson_text t = { line, line_len };
 
 	if (it == NULL)
 		return -1;
@@ -1040,7 +1040,7 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 	}
 	for (size_t i = 0; i < s->b->nitems; i++) {
 		const struct store_item *it = &s->b->items[i];
-		struct store_ids ids = {
+		struct ndjson_ids ids = {
 			.message_id = { it->mid == NONE ? NULL :
 			    s->b->text.p + it->mid, it->mid_len },
 			.receipt_handle = { it->rh == NONE ? NULL :

@@ -40,6 +40,7 @@
 
 #include <stddef.h>
 
+#include "ndjson.h"
 #include "obuf.h"
 
 struct store;
@@ -59,22 +60,9 @@ struct store_batch {
 	size_t reasons_base;	/* length of reasons before an attempt */
 };
 
-/* A string value; NULL s is SQL NULL. */
-struct store_text {
-	const char *s;
-	size_t n;
-};
-
-/* What identifies an item's message (all may be unknown). */
-struct store_ids {
-	struct store_text message_id, receipt_handle;
-	long long sent_timestamp;	/* ms since the epoch, -1 unknown */
-	long receive_count;		/* -1 unknown */
-};
-
 struct store_row {
-	struct store_ids ids;
-	struct store_text user_id, device_type, masked_ip, masked_device_id,
+	struct ndjson_ids ids;
+	struct ndjson_text user_id, device_type, masked_ip, masked_device_id,
 	    locale;
 	int has_app_version;
 	long app_version;		/* within a PostgreSQL integer */
@@ -84,7 +72,7 @@ struct store_row {
 
 /* The fate of one item of a committed batch, in input order. */
 struct store_result {
-	const struct store_ids *ids;
+	const struct ndjson_ids *ids;
 	const char *reason;	/* NULL: stored (or stored before): acknowledge */
 	size_t reason_len;
 	int refused;		/* the server refused the row (not pii-mask) */
@@ -118,7 +106,7 @@ int store_prune(struct store *s, long long before_ms, long long *deleted);
  * A reject's line, as read, is handed back in its result so that it can
  * be passed on unchanged.  Returns 0, or -1 when memory is short. */
 int store_add_row(struct store_batch *b, const struct store_row *r);
-int store_add_reject(struct store_batch *b, const struct store_ids *ids,
+int store_add_reject(struct store_batch *b, const struct ndjson_ids *ids,
     const char *reason, size_t len, const char *line, size_t line_len);
 
 /* Bytes the batch holds (its memory is about this). */

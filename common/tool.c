@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "exitcode.h"
+#include "jsonw.h"
 #include "tool.h"
 
 void
@@ -65,4 +66,30 @@ tool_version(const char *name)
 {
 	printf("%s (fetch-awards) %s\n", name, FA_VERSION);
 	xexit(NULL, EXIT_OK);
+}
+
+void
+tool_log_message(size_t lineno, const char *id, size_t id_len,
+    const char *event, const char *detail, size_t detail_len)
+{
+	struct obuf msg = { .len = 0 };
+
+	obuf_puts(&msg, program_invocation_short_name);
+	obuf_puts(&msg, ": ");
+	if (lineno > 0) {
+		obuf_puts(&msg, "line ");
+		obuf_putll(&msg, (long long)lineno);
+		obuf_puts(&msg, ": ");
+	}
+	obuf_puts(&msg, "message ");
+	jsonw_string_or_null(&msg, id, id_len);
+	obuf_putc(&msg, ' ');
+	obuf_puts(&msg, event);
+	if (detail != NULL) {
+		obuf_puts(&msg, ": ");
+		jsonw_string(&msg, detail, detail_len);
+	}
+	obuf_putc(&msg, '\n');
+	(void)obuf_write(&msg, STDERR_FILENO);	/* best effort */
+	obuf_free(&msg);
 }

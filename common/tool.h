@@ -30,6 +30,17 @@ void xexit(struct obuf *out, int status) __attribute__((noreturn));
  * --version, the same in every tool of one build. */
 void tool_version(const char *name) __attribute__((noreturn));
 
+/*
+ * Logs on standard error, in one write, what became of a message:
+ *   "TOOL: line N: message ID EVENT: DETAIL"
+ * (no "line N: " when lineno is 0, no ": DETAIL" when detail is NULL).
+ * ID and DETAIL come from input or from a server, so both are written as
+ * JSON strings (ID null when NULL): no newline or control character in
+ * them can forge a log line.  The one way ids and values reach a log.
+ */
+void tool_log_message(size_t lineno, const char *id, size_t id_len,
+    const char *event, const char *detail, size_t detail_len);
+
 /* Parses a decimal option value in [min, max]; otherwise reports the
  * option by name and exits EXIT_USAGE. */
 long xnumber(const char *arg, const char *option, long min, long max);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "jfields.h"
+#include "ndjson.h"
 #include "login.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,8 +28,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct login l;
 
 	if (!ready) {
-		jfields_init(&line, LOGIN_MAX_DEPTH, JF_UNIQUE_KEYS);
-		jfields_init(&body, LOGIN_MAX_DEPTH, JF_UNIQUE_KEYS);
+		jfields_init(&line, NDJSON_MAX_DEPTH, JF_UNIQUE_KEYS);
+		jfields_init(&body, NDJSON_MAX_DEPTH, JF_UNIQUE_KEYS);
 		ready = 1;
 	}
 	if (jfields_parse(&line, text, size, f, sizeof(f) / sizeof(f[0])) ==

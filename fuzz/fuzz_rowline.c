@@ -11,13 +11,14 @@
 #include <string.h>
 
 #include "login.h"
+#include "ndjson.h"
 #include "rowline.h"
 #include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
-text(const struct store_text *t, size_t limit, int nullable)
+text(const struct ndjson_text *t, size_t limit, int nullable)
 {
 	if (t->s == NULL) {
 		if (!nullable)
@@ -38,7 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct store_row *r = &l.row;
 
 	if (!ready) {
-		jfields_init(&p, LOGIN_MAX_DEPTH, 0);
+		jfields_init(&p, NDJSON_MAX_DEPTH, 0);
 		ready = 1;
 	}
 	switch (rowline_parse(&p, (const char *)data, size, &l)) {

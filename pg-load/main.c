@@ -29,6 +29,7 @@
 
 #include "exitcode.h"
 #include "jfields.h"
+#include "ndjson.h"
 #include "jsonw.h"
 #include "lines.h"
 #include "login.h"
@@ -133,7 +134,7 @@ write_result(void *ctx, const struct store_result *r)
 {
 	struct committer *c = ctx;
 	struct loader *ld = c->ld;
-	const struct store_ids *ids = r->ids;
+	const struct ndjson_ids *ids = r->ids;
 	struct obuf *o = &c->out;
 
 	if (r->reason != NULL) {	/* stats count atomically */
@@ -152,27 +153,22 @@ write_result(void *ctx, const struct store_result *r)
 		obuf_putc(o, '\n');
 		return;
 	}
-	if (r->refused) {
-		warnx("message %.*s refused: %.*s", ids->message_id.s ?
-		    (int)ids->message_id.n : 6, ids->message_id.s ?
-		    ids->message_id.s : "(none)", (int)r->reason_len,
-		    r->reason);
-	}
+	if (r->refused)
+		tool_log_message(0, ids->message_id.s, ids->message_id.n,
+		    "refused by the server", r->reason, r->reason_len);
 	if (r->reason != NULL) {
+		/* pg-load's own reject: the line kind pii-mask writes */
 		obuf_puts(o, "{\"reject\":");
 		jsonw_string(o, r->reason, r->reason_len);
-		obuf_puts(o, ",\"message_id\":");
-	} else
-		obuf_puts(o, "{\"message_id\":");
+		ndjson_ids_write(o, ids);
+		obuf_puts(o, "}\n");
+		return;
+	}
+	/* an acknowledgement */
+	obuf_puts(o, "{\"message_id\":");
 	jsonw_string_or_null(o, ids->message_id.s, ids->message_id.n);
 	obuf_puts(o, ",\"receipt_handle\":");
 	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
-	if (r->reason != NULL) {
-		obuf_puts(o, ",\"sent_timestamp\":");
-		jsonw_count_or_null(o, ids->sent_timestamp);
-		obuf_puts(o, ",\"receive_count\":");
-		jsonw_count_or_null(o, ids->receive_count);
-	}
 	obuf_puts(o, "}\n");
 }
 
@@ -291,7 +287,7 @@ prune(struct store *store, long days)
 	xexit(NULL, EXIT_OK);
 }
 
-/* Parses one line into the batch: a row, a reject, or a warning. */
+/* Parses one line into the batch: a row, or a reject. */
 static void
 load_line(struct committer *c, struct store_batch *b, const char *line,
     size_t len, size_t lineno)
@@ -301,34 +297,22 @@ load_line(struct committer *c, struct store_batch *b, const char *line,
 
 	switch (rowline_parse(&c->parser, line, len, &l)) {
 	case ROWLINE_EJSON:
-		warnx("line %zu: not a pii-mask line; skipped", lineno);
-		c->ld->unusable++;
-		return;
 	case ROWLINE_EREJECT:
-		warnx("line %zu: reject line invalid; skipped", lineno);
-		c->ld->unusable++;
-		return;
 	case ROWLINE_EROW:
-		warnx("line %zu: row invalid; skipped", lineno);
+		/* Not usable: a reject of pg-load's own, recorded and passed
+		 * on like pii-mask's, never dropped with a log line only. */
+		tool_log_message(lineno, l.row.ids.message_id.s,
+		    l.row.ids.message_id.n, "not usable", l.why, strlen(l.why));
 		c->ld->unusable++;
-		return;
+		added = store_add_reject(b, &l.row.ids, l.why, strlen(l.why),
+		    NULL, 0);
+		break;
 	case ROWLINE_REJECT: {
-		struct store_ids *ids = &l.row.ids;
-		struct obuf msg = { .len = 0 };
 		size_t n = l.reason_len > 200 ? 200 : l.reason_len;
 
-		/* pii-mask's reasons are fixed phrases; print them as
-		 * JSON so nothing in them can forge a log line. */
-		obuf_puts(&msg, "pg-load: line ");
-		obuf_putll(&msg, (long long)lineno);
-		obuf_puts(&msg, ": message ");
-		jsonw_string_or_null(&msg, ids->message_id.s, ids->message_id.n);
-		obuf_puts(&msg, " rejected: ");
-		jsonw_string(&msg, l.reason, n);
-		obuf_putc(&msg, '\n');
-		(void)obuf_write(&msg, STDERR_FILENO);	/* best effort */
-		obuf_free(&msg);
-		added = store_add_reject(b, ids, l.reason, n, line, len);
+		tool_log_message(lineno, l.row.ids.message_id.s,
+		    l.row.ids.message_id.n, "rejected", l.reason, n);
+		added = store_add_reject(b, &l.row.ids, l.reason, n, line, len);
 		break;
 	}
 	case ROWLINE_ROW:
@@ -439,7 +423,7 @@ main(int argc, char *argv[])
 		err(EXIT_IO, "out of memory");
 	for (int i = 0; i < ld.nconn; i++) {
 		ld.comm[i].ld = &ld;
-		jfields_init(&ld.comm[i].parser, LOGIN_MAX_DEPTH, 0);
+		jfields_init(&ld.comm[i].parser, NDJSON_MAX_DEPTH, 0);
 		if ((ld.comm[i].store = store_open(conninfo, retry_s * 1000,
 		    why, sizeof(why))) == NULL)
 			errx(EXIT_DB, "%s", why);
@@ -449,7 +433,7 @@ main(int argc, char *argv[])
 	if (prune_days > 0)
 		prune(ld.comm[0].store, prune_days);
 	tool_init_output();
-	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
+	if (lines_init(&in, 0, NDJSON_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");
 	ld.cur = &ld.slots[0];
 	for (int i = 1; i <= ld.nconn; i++)

@@ -17,6 +17,7 @@
 
 #include "exitcode.h"
 #include "jfields.h"
+#include "ndjson.h"
 #include "jsonw.h"
 #include "lines.h"
 #include "login.h"
@@ -27,8 +28,9 @@
 #define MASK_COLUMN 256		/* masked_ip, masked_device_id: varchar(256) */
 #define KEY_ID_MAX 32
 
-enum { E_MESSAGE_ID, E_RECEIPT_HANDLE, E_BODY, E_SENT_TIMESTAMP,
-    E_RECEIVE_COUNT, E_COUNT };
+/* The ids first, in ndjson.h's order, so ndjson_ids_read() takes them. */
+enum { E_MESSAGE_ID, E_RECEIPT_HANDLE, E_SENT_TIMESTAMP, E_RECEIVE_COUNT,
+    E_BODY, E_COUNT };
 
 struct masker {
 	struct obuf out;	/* lines not yet written to stdout */
@@ -97,29 +99,14 @@ today(struct masker *m)
 	return m->today_date;
 }
 
-/* The UTC date of an envelope's sent_timestamp, or NULL and *why.
- * Consecutive messages are mostly of one day: it is formatted once. */
+/* The UTC date of an envelope's sent_timestamp (ms, checked by
+ * ndjson_ids_read()), or NULL and *why.  Consecutive messages are mostly
+ * of one day: it is formatted once. */
 static const char *
-sent_date(struct masker *m, const struct jfields_field *f, const char **why)
+sent_date(struct masker *m, long long ms, const char **why)
 {
-	char text[24], *end;
-	long long ms, day;
+	long long day = ms / 86400000;
 
-	if (f->type != JF_NUMBER || f->len >= sizeof(text) ||
-	    memchr(f->str, '.', f->len) || memchr(f->str, 'e', f->len) ||
-	    memchr(f->str, 'E', f->len)) {
-		*why = "sent_timestamp: not an integer";
-		return NULL;
-	}
-	memcpy(text, f->str, f->len);
-	text[f->len] = '\0';
-	errno = 0;
-	ms = strtoll(text, &end, 10);
-	day = ms >= 0 ? ms / 86400000 : (ms + 1) / 86400000 - 1;
-	if (*end != '\0' || errno == ERANGE) {
-		*why = "sent_timestamp: out of range";
-		return NULL;
-	}
 	if (day != m->sent_day) {
 		if (login_utc_date(ms, m->sent_date) < 0) {
 			*why = "sent_timestamp: out of range";
@@ -196,53 +183,18 @@ put_string_field(struct obuf *o, const struct jfields_field *f)
 		obuf_puts(o, "null");
 }
 
-/* Appends a field's integer as written, or null. */
-static void
-put_integer_field(struct obuf *o, const struct jfields_field *f)
-{
-	size_t i = 0;
-
-	if (f != NULL && f->type == JF_NUMBER) {
-		i = f->str[0] == '-';
-		while (i < f->len && f->str[i] >= '0' && f->str[i] <= '9')
-			i++;
-	}
-	if (f != NULL && f->type == JF_NUMBER && i == f->len)
-		obuf_put(o, f->str, f->len);
-	else
-		obuf_puts(o, "null");
-}
-
-/*
- * Ends a row or reject line with what the later stages need of its
- * message (env is NULL for a bare body): the ids, sent_timestamp (the
- * ledger's bucket) and receive_count (for the rejects table).
- */
-static void
-write_ids(struct obuf *o, const struct jfields_field *env)
-{
-	obuf_puts(o, ",\"message_id\":");
-	put_string_field(o, env ? &env[E_MESSAGE_ID] : NULL);
-	obuf_puts(o, ",\"receipt_handle\":");
-	put_string_field(o, env ? &env[E_RECEIPT_HANDLE] : NULL);
-	obuf_puts(o, ",\"sent_timestamp\":");
-	put_integer_field(o, env ? &env[E_SENT_TIMESTAMP] : NULL);
-	obuf_puts(o, ",\"receive_count\":");
-	put_integer_field(o, env ? &env[E_RECEIVE_COUNT] : NULL);
-}
-
 /* A reject line: the reason and the ids; the body only when asked
  * (--reject-body), so that sqs-ack can park the message as it was sent. */
 static void
-write_reject(struct obuf *o, const char *why, const struct jfields_field *env,
-    int with_body)
+write_reject(struct obuf *o, const char *why, const struct ndjson_ids *ids,
+    const struct jfields_field *body)
 {
 	obuf_puts(o, "{\"reject\":");
 	jsonw_string(o, why, strlen(why));
-	write_ids(o, env);
-	if (with_body && env != NULL) {
+	ndjson_ids_write(o, ids);
+	if (body != NULL) {
 		obuf_puts(o, ",\"body\":");
-		put_string_field(o, &env[E_BODY]);
+		put_string_field(o, body);
 	}
 	obuf_puts(o, "}\n");
 }
@@ -252,15 +204,13 @@ mask_line(struct masker *m, const char *line, size_t len)
 {
 	/* One pass finds both an envelope's fields and a bare body's. */
 	struct jfields_field f[E_COUNT + LOGIN_NFIELDS] = {
-		[E_MESSAGE_ID] = JF_FIELD("message_id"),
-		[E_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
+		NDJSON_ID_FIELDS,
 		[E_BODY] = JF_FIELD("body"),
-		[E_SENT_TIMESTAMP] = JF_FIELD("sent_timestamp"),
-		[E_RECEIVE_COUNT] = JF_FIELD("receive_count"),
 		LOGIN_FIELDS
 	};
-	const struct jfields_field *env = NULL;
+	const struct jfields_field *body = NULL;
 	const char *date = NULL, *why = NULL;
+	struct ndjson_ids ids = { .sent_timestamp = -1, .receive_count = -1 };
 	struct mask_text ip, dev;
 	enum jfields_error e;
 	struct login l;
@@ -270,22 +220,21 @@ mask_line(struct masker *m, const char *line, size_t len)
 		why = jfields_strerror(e);
 	} else if (f[E_RECEIPT_HANDLE].type == JF_STRING &&
 	    f[E_BODY].type == JF_STRING) {
-		/* An envelope: its body is judged on its own. */
-		env = f;
-		if (f[E_SENT_TIMESTAMP].type == JF_ABSENT ||
-		    f[E_SENT_TIMESTAMP].type == JF_NULL)
-			date = today(m);
-		else
-			date = sent_date(m, &f[E_SENT_TIMESTAMP], &why);
-		if (why == NULL && f[E_BODY].len > LOGIN_MAX_BODY)
+		/* An envelope: its ids are checked as every stage checks
+		 * them, and its body is judged on its own. */
+		body = &f[E_BODY];
+		why = ndjson_ids_read(&f[E_MESSAGE_ID], &ids);
+		if (why == NULL)
+			date = ids.sent_timestamp < 0 ? today(m) :
+			    sent_date(m, ids.sent_timestamp, &why);
+		if (why == NULL && body->len > NDJSON_MAX_BODY)
 			why = "body longer than 1 MiB";
 		if (why == NULL)
-			why = login_parse(&m->body, f[E_BODY].str, f[E_BODY].len,
-			    &l);
+			why = login_parse(&m->body, body->str, body->len, &l);
 	} else {
 		/* A bare body, from a replayed raw file. */
 		date = today(m);
-		if (len > LOGIN_MAX_BODY)
+		if (len > NDJSON_MAX_BODY)
 			why = "body longer than 1 MiB";
 		else
 			why = login_from_fields(&f[E_COUNT], &l);
@@ -297,14 +246,16 @@ mask_line(struct masker *m, const char *line, size_t len)
 		why = make_mask(m, &l.device_id, &dev,
 		    "device_id: too long for a siv mask of 256 characters");
 	if (why != NULL) {
-		write_reject(&m->out, why, env, m->reject_body);
+		write_reject(&m->out, why, &ids, m->reject_body ? body : NULL);
 		stats_add(&m->stats, S_REJECTED, 1);
 		stats_reason(&m->stats, why, strlen(why));
 		return;
 	}
 	stats_add(&m->stats, S_ROWS, 1);
+	if (l.ip_note != NULL)
+		stats_note(&m->stats, l.ip_note, strlen(l.ip_note));
 	write_row(&m->out, &l, &ip, &dev, date);
-	write_ids(&m->out, env);
+	ndjson_ids_write(&m->out, &ids);
 	obuf_puts(&m->out, "}\n");
 }
 
@@ -512,11 +463,11 @@ main(int argc, char *argv[])
 	tool_init_output();
 	stats_init(&m.stats, "pii-mask", (const char *const[]){ "lines",
 	    "rows", "rejected", NULL }, "lines");
-	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
+	if (lines_init(&in, 0, NDJSON_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");
 	/* A line may be a body, and a body must have every key once. */
-	jfields_init(&m.line, LOGIN_MAX_DEPTH, JF_UNIQUE_KEYS);
-	jfields_init(&m.body, LOGIN_MAX_DEPTH, JF_UNIQUE_KEYS);
+	jfields_init(&m.line, NDJSON_MAX_DEPTH, JF_UNIQUE_KEYS);
+	jfields_init(&m.body, NDJSON_MAX_DEPTH, JF_UNIQUE_KEYS);
 	for (;;) {
 		/* Write out only when the next line would make us wait, or
 		 * in large chunks. */
@@ -537,7 +488,8 @@ main(int argc, char *argv[])
 			obuf_puts(&m.out, "null\n");
 			m.unrevealed++;
 		} else if (r == LINES_TOOLONG) {
-			write_reject(&m.out, "line longer than 6 MiB", NULL, 0);
+			write_reject(&m.out, "line longer than 6 MiB",
+			    &ndjson_no_ids, NULL);
 			stats_add(&m.stats, S_REJECTED, 1);
 			stats_reason(&m.stats, "line longer than 6 MiB", 22);
 		}

@@ -21,6 +21,7 @@
 
 #include "exitcode.h"
 #include "jfields.h"
+#include "ndjson.h"
 #include "lines.h"
 #include "login.h"
 #include "sqs.h"
@@ -90,8 +91,8 @@ batch_done(struct batch *b, const struct sqs_call *call,
 	stats_latency(&stats, t0);
 	stats_add(&stats, S_CALLS, 1);
 	for (size_t i = 0; i < b->n; i++) {
-		const char *id = b->message_id[i] ? b->message_id[i] :
-		    "(no message_id)";
+		const char *id = b->message_id[i], *code = b->entry[i].code;
+		size_t id_len = id ? strlen(id) : 0;
 
 		if (b->entry[i].deleted) {
 			stats_add(&stats, S_DELETED, 1);
@@ -102,12 +103,13 @@ batch_done(struct batch *b, const struct sqs_call *call,
 			/* Not an error of ours: the visibility timeout ran
 			 * out, the message comes back, and pg-load's ledger
 			 * keeps it from being stored twice. */
-			warnx("message %s not deleted: %s (the receipt handle is "
-			    "no longer valid; the message will come back)", id,
-			    b->entry[i].code);
+			tool_log_message(0, id, id_len, "not deleted, its "
+			    "receipt handle no longer valid (it will come back)",
+			    code, strlen(code));
 			continue;
 		}
-		warnx("message %s not deleted: %s", id, b->entry[i].code);
+		tool_log_message(0, id, id_len, "not deleted", code,
+		    strlen(code));
 		stats_add(&stats, S_FAILED, 1);
 		failed++;
 	}
@@ -140,9 +142,9 @@ park(struct sqs *dlq, const struct jfields_field *id,
 	}
 	if (st == SQS_EREFUSED)
 		errx(EXIT_CONFIG, "dead-letter queue: %s", sqs_error(dlq));
-	warnx("message %.*s not parked: %s", id->type == JF_STRING ?
-	    (int)id->len : 1, id->type == JF_STRING ? id->str : "?",
-	    sqs_error(dlq));
+	tool_log_message(0, id->type == JF_STRING ? id->str : NULL,
+	    id->type == JF_STRING ? id->len : 0, "not parked", sqs_error(dlq),
+	    strlen(sqs_error(dlq)));
 	++*failed;
 	return 0;
 }
@@ -298,9 +300,9 @@ main(int argc, char *argv[])
 	}
 	tool_init_output();
 	sqstool_catch_signals();
-	if (lines_init(&in, 0, LOGIN_MAX_LINE) < 0)
+	if (lines_init(&in, 0, NDJSON_MAX_LINE) < 0)
 		err(EXIT_IO, "buffers");
-	jfields_init(&parser, LOGIN_MAX_DEPTH, 0);
+	jfields_init(&parser, NDJSON_MAX_DEPTH, 0);
 
 	stats_init(&stats, "sqs-ack", (const char *const[]){ "deleted",
 	    "stale", "failed", "parked", "calls", NULL }, "deleted");

@@ -65,10 +65,26 @@ setup() {
 	done
 }
 
+@test "fetch-awards-ndjson(5): renders without warnings, and every tool's page names it" {
+	m=$FA_TOP/man/fetch-awards-ndjson.5
+	run groff -mdoc -Tutf8 -ww -z "$m"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	for page in sqs-recv pii-mask pg-load sqs-ack pipeline.sh; do
+		sed -n '/^\.Sh SEE ALSO$/,$p' "$FA_TOP/man/$page.1" | grep -qxF '.Xr fetch-awards-ndjson 5 ,'
+	done
+	# its reject example is a phrase pii-mask writes
+	phrase=$(sed -n 's/^{"reject":"\([^"]*\)",$/\1/p' "$m")
+	[ -n "$phrase" ]
+	fa_key "$BATS_TEST_TMPDIR/k"
+	printf '{"user_id":"u","app_version":"v1"}\n' | pii-mask -k "$BATS_TEST_TMPDIR/k" |
+	    jq -e --arg p "$phrase" '.reject == $p'
+}
+
 @test "make install honours DESTDIR and PREFIX" {
 	make -s -C "$FA_TOP" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/opt/fa >/dev/null
 	for f in bin/sqs-recv bin/pii-mask bin/pg-load bin/sqs-ack bin/pipeline.sh \
-	    share/man/man1/pg-load.1 share/man/man1/pipeline.sh.1; do
+	    share/man/man1/pg-load.1 share/man/man1/pipeline.sh.1 \
+	    share/man/man5/fetch-awards-ndjson.5; do
 		[ -e "$BATS_TEST_TMPDIR/root/opt/fa/$f" ]
 	done
 	"$BATS_TEST_TMPDIR/root/opt/fa/bin/pipeline.sh" --help >/dev/null

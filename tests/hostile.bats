@@ -41,7 +41,7 @@ setup() {
 	[ "$(fa_psql -c "SELECT user_id FROM user_logins WHERE user_id LIKE 'a%b%N%'")" = "$(printf 'a\tb\\Nc\\.d\re\nf')" ]
 }
 
-@test "hostile NDJSON lines: sqs-ack and pg-load skip what they cannot use, say so, and carry on" {
+@test "hostile NDJSON lines: sqs-ack skips what it cannot use, pg-load rejects it; both say so and carry on" {
 	fa_queue "hostile-ack-$RANDOM"
 	seq 3 | fa_send "$QUEUE_URL"
 	sqs-recv --until-empty --wait-seconds 0 >"$BATS_TEST_TMPDIR/good"
@@ -62,13 +62,18 @@ setup() {
 	run --separate-stderr sqs-ack <"$BATS_TEST_TMPDIR/lines"
 	[ "$status" -eq 1 ]	# unusable lines were there
 	[ "$(grep -c 'no receipt_handle; skipped' <<<"$stderr")" -eq 9 ]
-	[[ "$stderr" == *"message odd not deleted: ReceiptHandleIsInvalid"* ]]
+	[[ "$stderr" == *'sqs-ack: message "odd" not deleted'*'"ReceiptHandleIsInvalid"'* ]]
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]	# the good ones went
 	createdb hostile_lines
 	run --separate-stderr env PGDATABASE=hostile_lines pg-load --create <"$BATS_TEST_TMPDIR/lines"
 	[ "$status" -eq 1 ]
-	# the one reject line is passed on; nothing is acknowledged
-	[ "$output" = '{"reject":"not JSON","receipt_handle":"r"}' ]
+	# every line comes out as a reject: the one reject line as it came,
+	# the others as pg-load's own; nothing is acknowledged
+	[ "${#lines[@]}" -eq 14 ]
+	[ "${lines[9]}" = '{"reject":"not JSON","receipt_handle":"r"}' ]
+	[ "$(printf '%s\n' "${lines[@]}" | jq -e -s 'map(select(.reject == null)) | length')" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | jq -r .reject | sort | uniq -c | sort -rn | head -1 | awk '{print $1}')" -ge 6 ]
+	[[ "$stderr" == *'line 9: message "odd" not usable: "line: neither a row nor a reject"'* ]]
 }
 
 @test "hostile corpus: the whole pipeline stores the good, leaves the bad, leaks nothing" {

@@ -107,21 +107,52 @@ rows() {
 	[ "$(fa_psql -c "SELECT message_id, reason, receive_count FROM user_logins_rejects")" = "m2|user_id: missing|3" ]
 }
 
-@test "pg-load: unusable lines are skipped with a warning and exit 1, the rest stored" {
+@test "pg-load: unusable lines become rejects: logged, recorded, passed on, counted; exit 1, the rest stored" {
 	{
 		row good1 m1
 		echo 'not json'
 		echo '{"row":{"user_id":""},"message_id":"x","receipt_handle":"y"}'
 		echo '{"row":{"user_id":"d","create_date":"2023-02-30"},"message_id":"z","receipt_handle":"w"}'
 		echo '{"row":{"user_id":"v","app_version":"1.2"},"message_id":"v","receipt_handle":"v"}'
+		echo '{"row":{"user_id":"n"},"message_id":"neg","receipt_handle":"rn","sent_timestamp":-1000,"receive_count":-3}'
+		echo '{"reject":"x","message_id":"r","receipt_handle":"rr","receive_count":"2"}'
 		row good2 m2
 	} >"$BATS_TEST_TMPDIR/in"
-	run --separate-stderr pg-load --create <"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pg-load --create --stats <"$BATS_TEST_TMPDIR/in"
 	[ "$status" -eq 1 ]
-	[ "${#lines[@]}" -eq 2 ]
-	[[ "$stderr" == *"line 2: not a pii-mask line"* ]]
-	[[ "$stderr" == *"line 5: row invalid"* ]]
+	# two acknowledgements, six rejects passed on, in the pii-mask form
+	[ "$(printf '%s\n' "${lines[@]}" | jq -r 'select(.reject == null) | .message_id' | paste -sd,)" = "m1,m2" ]
+	printf '%s\n' "${lines[@]}" | jq -c 'select(.reject) | [.reject, .message_id, .receipt_handle]' |
+	    sort >"$BATS_TEST_TMPDIR/rejects"
+	sort >"$BATS_TEST_TMPDIR/want" <<-'WANT'
+	["not JSON",null,null]
+	["row.user_id: not a string of 1 to 128 characters","x","y"]
+	["row.create_date: not null or a date YYYY-MM-DD","z","w"]
+	["row.app_version: not null or a 32-bit integer","v","v"]
+	["sent_timestamp: not an integer from 0 to 253402300799999 (ms) or null","neg","rn"]
+	["receive_count: not an integer from 0 to 2147483647 or null","r","rr"]
+	WANT
+	diff -u "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/rejects"
+	[[ "$stderr" == *'line 2: message null not usable: "not JSON"'* ]]
+	[[ "$stderr" == *'line 5: message "v" not usable: "row.app_version: not null or a 32-bit integer"'* ]]
+	# recorded where there is a message id, and counted
+	[ "$(fa_psql -c "SELECT string_agg(message_id, ',' ORDER BY message_id) FROM user_logins_rejects")" = "neg,r,v,x,z" ]
+	[ "$(printf '%s\n' "$stderr" | tail -1 | jq .rejected)" -eq 6 ]
 	[ "$(fa_psql -c "SELECT string_agg(user_id, ',' ORDER BY user_id) FROM user_logins")" = "good1,good2" ]
+}
+
+@test "pg-load: an envelope with a negative sent_timestamp is rejected end to end, recorded, never silently skipped" {
+	key=$BATS_TEST_TMPDIR/key
+	fa_key "$key"
+	printf '%s\n' \
+	    '{"message_id":"neg1","receipt_handle":"rh1","body":"{\"user_id\":\"u\"}","sent_timestamp":-1000,"receive_count":1}' \
+	    '{"message_id":"ok1","receipt_handle":"rh2","body":"{\"user_id\":\"u\"}","sent_timestamp":1700000000000,"receive_count":1}' |
+	    pii-mask -k "$key" | pg-load --create >"$BATS_TEST_TMPDIR/out"
+	[ "$(jq -r 'select(.reject == null) | .message_id' "$BATS_TEST_TMPDIR/out")" = ok1 ]
+	[ "$(jq -r 'select(.reject) | .message_id' "$BATS_TEST_TMPDIR/out")" = neg1 ]
+	[ "$(fa_psql -c "SELECT message_id, reason FROM user_logins_rejects")" = \
+	    "neg1|sent_timestamp: not an integer from 0 to 253402300799999 (ms) or null" ]
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 1 ]
 }
 
 @test "pg-load: SQL and COPY metacharacters are stored as data" {

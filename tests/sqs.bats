@@ -69,7 +69,7 @@ setup() {
 	printf '%s\n' '{"message_id":"bogus-1","receipt_handle":"not-a-handle"}' >>"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr sqs-ack <"$BATS_TEST_TMPDIR/in"
 	[ "$status" -eq 0 ]
-	[[ "$stderr" == *"message bogus-1 not deleted: ReceiptHandleIsInvalid (the receipt handle is no longer valid"* ]]
+	[[ "$stderr" == *'message "bogus-1" not deleted, its receipt handle no longer valid (it will come back): "ReceiptHandleIsInvalid"'* ]]
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]	# the good ones went
 }
 

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "jfields.h"
+#include "ndjson.h"
 #include "jsonw.h"
 #include "lines.h"
 #include "login.h"
@@ -145,12 +146,30 @@ test_login(void)
 	CHECK(login_app_version(S("1.1000.0"), &v) < 0);
 	CHECK(login_app_version(S("v2.3.0"), &v) < 0);
 	CHECK(login_app_version(S("2.x.1"), &v) < 0);
-	CHECK(login_app_version(S("2"), &v) < 0);
+	/* a bare major, leading zeros, semver suffixes (#14) */
+	CHECK(login_app_version(S("10"), &v) == 0 && v == 10000000);
+	CHECK(login_app_version(S("6.02"), &v) == 0 && v == 6002000);
+	CHECK(login_app_version(S("2.00"), &v) == 0 && v == 2000000);
+	CHECK(login_app_version(S("02.3"), &v) == 0 && v == 2003000);
+	CHECK(login_app_version(S("2.3.007"), &v) == 0 && v == 2003007);
+	CHECK(login_app_version(S("1.0.0-beta"), &v) == 0 && v == 1000000);
+	CHECK(login_app_version(S("2.3.0+45"), &v) == 0 && v == 2003000);
+	CHECK(login_app_version(S("1.0.0-rc.1+build.5"), &v) == 0 &&
+	    v == 1000000);
+	CHECK(login_app_version(S("3-alpha"), &v) == 0 && v == 3000000);
+	CHECK(login_app_version(S("0002147.1"), &v) < 0);	/* > 2146 */
+	CHECK(login_app_version(S("0002146.1"), &v) == 0 && v == 2146001000);
+	CHECK(login_app_version(S("1.0.0-"), &v) < 0);
+	CHECK(login_app_version(S("1.0.0+"), &v) < 0);
+	CHECK(login_app_version(S("1.0.0 beta"), &v) < 0);
+	CHECK(login_app_version(S("1.0.0-be ta"), &v) < 0);
+	CHECK(login_app_version(S("1.0.0_beta"), &v) < 0);
+	CHECK(login_app_version(S("1.-1"), &v) < 0);
+	CHECK(login_app_version(S(""), &v) < 0);
+	CHECK(login_app_version(S("-1"), &v) < 0);
 	CHECK(login_app_version(S("2."), &v) < 0);
 	CHECK(login_app_version(S("2.3."), &v) < 0);
 	CHECK(login_app_version(S("2.3.0.1"), &v) < 0);
-	CHECK(login_app_version(S("02.3"), &v) < 0);
-	CHECK(login_app_version(S("2.03"), &v) < 0);
 	CHECK(login_app_version(S("0.0.0"), &v) == 0 && v == 0);
 	CHECK(login_app_version(S("+1.2"), &v) < 0);
 	CHECK(login_app_version(S(" 1.2"), &v) < 0);
@@ -213,7 +232,7 @@ test_login(void)
 	CHECK(login_check_text(S("\xc3\xa9\xc3\xa9"), 2) == NULL);
 	CHECK(login_check_text(S("\xc3\xa9\xc3\xa9\xc3\xa9"), 2) != NULL);
 
-	jfields_init(&p, LOGIN_MAX_DEPTH, JF_UNIQUE_KEYS);
+	jfields_init(&p, NDJSON_MAX_DEPTH, JF_UNIQUE_KEYS);
 	CHECK(login_parse(&p, S("{\"user_id\":\"u\",\"ip\":\"1.2.3.4\","
 	    "\"device_id\":null,\"app_version\":\"1.2\",\"more\":[]}"), &l) == NULL);
 	CHECK(l.user_id.len == 1 && l.ip.len == 7 && l.device_id.str == NULL &&

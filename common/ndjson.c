@@ -1,0 +1,89 @@
+/*
+ * ndjson.c - the ids of the lines between the stages.  See ndjson.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonw.h"
+#include "ndjson.h"
+
+const struct ndjson_ids ndjson_no_ids = { .sent_timestamp = -1,
+    .receive_count = -1 };
+
+enum { I_MESSAGE_ID, I_RECEIPT_HANDLE, I_SENT_TIMESTAMP, I_RECEIVE_COUNT };
+
+/* An integer field within [0, max]; -1 when null or absent; -2 for
+ * anything else (a fraction, an exponent, a sign, out of range). */
+static long long
+count_of(const struct jfields_field *f, long long max)
+{
+	char num[24], *end;
+	long long v;
+
+	if (f->type == JF_NULL || f->type == JF_ABSENT)
+		return -1;
+	if (f->type != JF_NUMBER || f->len == 0 || f->len >= sizeof(num))
+		return -2;
+	for (size_t i = 0; i < f->len; i++)	/* not NUL-terminated */
+		if (f->str[i] < '0' || f->str[i] > '9')
+			return -2;
+	memcpy(num, f->str, f->len);
+	num[f->len] = '\0';
+	errno = 0;
+	v = strtoll(num, &end, 10);
+	if (*end != '\0' || errno == ERANGE || v > max)
+		return -2;
+	return v;
+}
+
+static int
+text_of(const struct jfields_field *f, struct ndjson_text *out)
+{
+	out->s = NULL;
+	out->n = 0;
+	if (f->type == JF_NULL || f->type == JF_ABSENT)
+		return 0;
+	if (f->type != JF_STRING)
+		return -1;
+	out->s = f->str;
+	out->n = f->len;
+	return 0;
+}
+
+const char *
+ndjson_ids_read(const struct jfields_field *f, struct ndjson_ids *out)
+{
+	const char *why = NULL;
+	long long v;
+
+	if (text_of(&f[I_MESSAGE_ID], &out->message_id) < 0)
+		why = "message_id: not a string or null";
+	if (text_of(&f[I_RECEIPT_HANDLE], &out->receipt_handle) < 0 &&
+	    why == NULL)
+		why = "receipt_handle: not a string or null";
+	if ((v = count_of(&f[I_SENT_TIMESTAMP], NDJSON_MAX_SENT_MS)) < -1 &&
+	    why == NULL)
+		why = "sent_timestamp: not an integer from 0 to "
+		    "253402300799999 (ms) or null";
+	out->sent_timestamp = v < 0 ? -1 : v;
+	if ((v = count_of(&f[I_RECEIVE_COUNT], NDJSON_MAX_RECEIVE_COUNT)) <
+	    -1 && why == NULL)
+		why = "receive_count: not an integer from 0 to 2147483647 or "
+		    "null";
+	out->receive_count = v < 0 ? -1 : (long)v;
+	return why;
+}
+
+void
+ndjson_ids_write(struct obuf *o, const struct ndjson_ids *ids)
+{
+	obuf_puts(o, ",\"message_id\":");
+	jsonw_string_or_null(o, ids->message_id.s, ids->message_id.n);
+	obuf_puts(o, ",\"receipt_handle\":");
+	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
+	obuf_puts(o, ",\"sent_timestamp\":");
+	jsonw_count_or_null(o, ids->sent_timestamp);
+	obuf_puts(o, ",\"receive_count\":");
+	jsonw_count_or_null(o, ids->receive_count);
+}
