@@ -124,9 +124,10 @@ valgrind: all
 	echo "valgrind: $$n tool runs, $$bad with errors"; \
 	[ "$$bad" -eq 0 ] || { grep -h -A12 '==[0-9]*== [A-Z]' tests/valgrind/logs/* | head -80; exit 1; }
 
-lint:
-	shellcheck -x pipeline.sh scripts/install-deps scripts/demo tests/run tests/lib.bash .ci/run \
-	    bench/run bench/*.sh
+lint: $(COMMON_OBJ)
+	shellcheck -x pipeline.sh scripts/install-deps scripts/demo scripts/unused-functions \
+	    tests/run tests/lib.bash .ci/run bench/run bench/*.sh
+	scripts/unused-functions
 	shellcheck -x -S warning tests/*.bats
 
 install: all

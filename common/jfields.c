@@ -111,20 +111,6 @@ jfields_strerror(enum jfields_error e)
 	return "unknown error";
 }
 
-struct jfields_field *
-jfields_find(struct jfields_field *fields, size_t n, const char *parent,
-    const char *key)
-{
-	for (size_t i = 0; i < n; i++) {
-		struct jfields_field *f = &fields[i];
-
-		if (strcmp(f->key, key) == 0 && (f->parent == parent ||
-		    (f->parent && parent && strcmp(f->parent, parent) == 0)))
-			return f;
-	}
-	return NULL;
-}
-
 /* Value of 4 hex digits at s, or -1. */
 static long
 hex4(const char *s)

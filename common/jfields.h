@@ -103,8 +103,4 @@ const char *jfields_strerror(enum jfields_error e);
 
 void jfields_free(struct jfields_parser *p);
 
-/* Returns the field of that parent and key in fields[0..n), or NULL. */
-struct jfields_field *jfields_find(struct jfields_field *fields, size_t n,
-    const char *parent, const char *key);
-
 #endif

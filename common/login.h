@@ -15,6 +15,7 @@
 
 #define LOGIN_MAX_USER_ID 128		/* characters, as in the table */
 #define LOGIN_MAX_SHORT 32		/* device_type, locale */
+#define LOGIN_MAX_MASK 256		/* masked_ip, masked_device_id */
 
 /* A string column: NULL str means SQL NULL. */
 struct login_str {

@@ -87,3 +87,70 @@ ndjson_ids_write(struct obuf *o, const struct ndjson_ids *ids)
 	obuf_puts(o, ",\"receive_count\":");
 	jsonw_count_or_null(o, ids->receive_count);
 }
+
+void
+ndjson_message_write(struct obuf *o, const struct ndjson_ids *ids,
+    const char *body, size_t len)
+{
+	obuf_puts(o, "{\"message_id\":");
+	jsonw_string_or_null(o, ids->message_id.s, ids->message_id.n);
+	obuf_puts(o, ",\"receipt_handle\":");
+	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
+	obuf_puts(o, ",\"body\":");
+	jsonw_string(o, body, len);
+	obuf_puts(o, ",\"sent_timestamp\":");
+	jsonw_count_or_null(o, ids->sent_timestamp);
+	obuf_puts(o, ",\"receive_count\":");
+	jsonw_count_or_null(o, ids->receive_count);
+	obuf_puts(o, "}\n");
+}
+
+void
+ndjson_row_write(struct obuf *o, const struct ndjson_row *r,
+    const struct ndjson_ids *ids)
+{
+	obuf_puts(o, "{\"row\":{\"user_id\":");
+	jsonw_string(o, r->user_id.s, r->user_id.n);
+	obuf_puts(o, ",\"device_type\":");
+	jsonw_string_or_null(o, r->device_type.s, r->device_type.n);
+	obuf_puts(o, ",\"masked_ip\":");
+	jsonw_string_or_null(o, r->masked_ip.s, r->masked_ip.n);
+	obuf_puts(o, ",\"masked_device_id\":");
+	jsonw_string_or_null(o, r->masked_device_id.s, r->masked_device_id.n);
+	obuf_puts(o, ",\"locale\":");
+	jsonw_string_or_null(o, r->locale.s, r->locale.n);
+	obuf_puts(o, ",\"app_version\":");
+	if (r->has_app_version)
+		obuf_putll(o, r->app_version);
+	else
+		obuf_puts(o, "null");
+	obuf_puts(o, ",\"create_date\":\"");
+	obuf_put(o, r->create_date, 10);
+	obuf_puts(o, "\"}");
+	ndjson_ids_write(o, ids);
+	obuf_puts(o, "}\n");
+}
+
+void
+ndjson_reject_write(struct obuf *o, const char *reason, size_t len,
+    const struct ndjson_ids *ids, const struct ndjson_text *body)
+{
+	obuf_puts(o, "{\"reject\":");
+	jsonw_string(o, reason, len);
+	ndjson_ids_write(o, ids);
+	if (body != NULL) {
+		obuf_puts(o, ",\"body\":");
+		jsonw_string_or_null(o, body->s, body->n);
+	}
+	obuf_puts(o, "}\n");
+}
+
+void
+ndjson_ack_write(struct obuf *o, const struct ndjson_ids *ids)
+{
+	obuf_puts(o, "{\"message_id\":");
+	jsonw_string_or_null(o, ids->message_id.s, ids->message_id.n);
+	obuf_puts(o, ",\"receipt_handle\":");
+	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
+	obuf_puts(o, "}\n");
+}

@@ -58,6 +58,36 @@ extern const struct ndjson_ids ndjson_no_ids;
 const char *ndjson_ids_read(const struct jfields_field *f,
     struct ndjson_ids *out);
 
+/* The columns of a row line (pii-mask's output), as written. */
+struct ndjson_row {
+	struct ndjson_text user_id, device_type, masked_ip, masked_device_id,
+	    locale;
+	int has_app_version;
+	long app_version;
+	const char *create_date;	/* "YYYY-MM-DD" (10 bytes) */
+};
+
+/*
+ * The writers, one per line kind; each appends one whole line and its
+ * newline.  Like every obuf writer they cannot fail visibly (o->oom).
+ * Strings must be UTF-8 (they are written as JSON strings, escaped).
+ *   1. a message line (sqs-recv): the ids, and the body as a string;
+ *   3. a row line (pii-mask);
+ *   4. a reject line (pii-mask, pg-load): the reason, the ids, and the
+ *      raw body when body is not NULL (for a dead-letter queue);
+ *   5. an acknowledgement (pg-load): message_id and receipt_handle.
+ * The readers: pii-mask reads kinds 1 and 2 (login.h for the body),
+ * pg-load kinds 3 and 4 (rowline.h), sqs-ack kinds 1, 4 and 5; all read
+ * the ids with ndjson_ids_read().
+ */
+void ndjson_message_write(struct obuf *o, const struct ndjson_ids *ids,
+    const char *body, size_t len);
+void ndjson_row_write(struct obuf *o, const struct ndjson_row *r,
+    const struct ndjson_ids *ids);
+void ndjson_reject_write(struct obuf *o, const char *reason, size_t len,
+    const struct ndjson_ids *ids, const struct ndjson_text *body);
+void ndjson_ack_write(struct obuf *o, const struct ndjson_ids *ids);
+
 /* Writes the ids as the keys that end every line after sqs-recv:
  * ,"message_id":…,"receipt_handle":…,"sent_timestamp":…,"receive_count":…
  * (unknown ones as null). */

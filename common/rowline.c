@@ -99,10 +99,10 @@ row_of(struct jfields_field *f, struct store_row *r)
 	if (text_of(&f[L_DEVICE_TYPE], 1, LOGIN_MAX_SHORT, &r->device_type) < 0)
 		return "row.device_type: not null or a string of 1 to 32 "
 		    "characters";
-	if (text_of(&f[L_MASKED_IP], 1, ROWLINE_MAX_MASK, &r->masked_ip) < 0)
+	if (text_of(&f[L_MASKED_IP], 1, LOGIN_MAX_MASK, &r->masked_ip) < 0)
 		return "row.masked_ip: not null or a string of 1 to 256 "
 		    "characters";
-	if (text_of(&f[L_MASKED_DEVICE_ID], 1, ROWLINE_MAX_MASK,
+	if (text_of(&f[L_MASKED_DEVICE_ID], 1, LOGIN_MAX_MASK,
 	    &r->masked_device_id) < 0)
 		return "row.masked_device_id: not null or a string of 1 to 256 "
 		    "characters";

@@ -19,8 +19,6 @@
 #include "jfields.h"
 #include "store.h"
 
-#define ROWLINE_MAX_MASK 256	/* masked_ip, masked_device_id */
-
 enum rowline_kind {
 	ROWLINE_ROW,
 	ROWLINE_REJECT,

@@ -12,8 +12,9 @@
  *
  * and sqs_run() moves them along: it sends calls whose backoff is over,
  * lets curl work until something happens, and classifies each finished
- * transfer.  The blocking calls are the same machinery on the client's
- * own call, driven until it ends.
+ * transfer.  The blocking sqs_send() is the same machinery on the
+ * client's own call, driven until it ends.  Request bodies come from
+ * sqsreq.c; answers are read in sqsanswer.c.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -30,80 +31,21 @@
 #include "jsonw.h"
 #include "obuf.h"
 #include "sqs.h"
+#include "sqsreq.h"
+#include "sqs_int.h"
 #include "sqsresp.h"
 
-#define SQS_MAX_RESPONSE (64 << 20)	/* 10 messages of 1 MiB, escaped */
-#define SQS_MAX_BATCH 10
-#define SQS_DEFAULT_ATTEMPTS 8
-#define SQS_BACKOFF_BASE_MS 100
-#define SQS_BACKOFF_CAP_MS 10000
-#define SQS_API_VERSION "2012-11-05"
-/* The longest sqs_run() sleeps without looking at the stop flag: a
- * signal between the look and the sleep is noticed this late. */
-#define SQS_STOP_CHECK_MS 1000
-
-enum call_op { OP_RECEIVE, OP_DELETE, OP_SEND };
-enum call_state { C_IDLE, C_SENDING, C_WAITING, C_ENDED };
-
-struct sqs_call {
-	struct sqs *q;
-	CURL *curl;
-	struct curl_slist *hdrs;	/* of the request being sent */
-	enum call_state state;
-	enum call_op op;
-	enum sqs_protocol p;	/* of the request being sent */
-	int attempt;		/* attempts of this request so far */
-	int round;		/* delete: rounds of resending failed entries */
-	long long due_ms;	/* C_WAITING: when to send again */
-	int abandoned;		/* a receive given up on stop */
-	enum sqs_status status;	/* C_ENDED and after */
-	/* the request's arguments */
-	int max, wait, visibility;		/* receive */
-	struct sqs_delete *e;			/* delete */
-	size_t n;
-	int pending[SQS_MAX_BATCH];
-	const char *body;			/* send */
-	size_t body_len;
-	struct obuf req;	/* body of the request being sent */
-	struct obuf resp;	/* body of the answer */
-	int resp_overflow;
-	struct sqsresp ans;	/* the answer, parsed */
-	char err[512];
-};
-
-struct sqs {
-	CURLM *multi;
-	struct aws_config aws;
-	char *queue_url;
-	char *sigv4;		/* "aws:amz:REGION:sqs" */
-	char *ca_bundle;
-	int max_attempts;
-	enum sqs_protocol proto;	/* SQS_AUTO until the first answer */
-	volatile sig_atomic_t *stop;
-	struct sqs_call **calls;	/* every call of this client */
-	size_t ncalls, cap;
-	size_t busy;		/* started, not yet handed back */
-	struct sqs_call *own;	/* the blocking functions' */
-	EVP_MD *md5;		/* fetched once: OpenSSL 3 looks up an
-				 * EVP_md5() again on every use */
-};
-
-static const char *const actions[] = {
+const char *const sqs_actions[] = {
 	[OP_RECEIVE] = "ReceiveMessage",
 	[OP_DELETE] = "DeleteMessageBatch",
 	[OP_SEND] = "SendMessage",
 };
 
+
 const char *
 sqs_error(const struct sqs *q)
 {
 	return q->own->err;
-}
-
-enum sqs_protocol
-sqs_protocol(const struct sqs *q)
-{
-	return q->proto;
 }
 
 size_t
@@ -177,7 +119,8 @@ sqs_call_new(struct sqs *q)
 	return c;
 }
 
-void
+/* Frees c; a request under way is abandoned. */
+static void
 sqs_call_free(struct sqs_call *c)
 {
 	struct sqs *q;
@@ -259,144 +202,10 @@ sqs_close(struct sqs *q)
 	free(q);
 }
 
-/* ---- building requests ------------------------------------------------- */
-
-/* Appends a form field "&name=value", percent-encoded. */
-static void
-form(struct obuf *b, const char *name, const char *v, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	if (b->len > 0)
-		obuf_putc(b, '&');
-	obuf_puts(b, name);
-	obuf_putc(b, '=');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-		    c == '~')
-			obuf_putc(b, (char)c);
-		else {
-			obuf_putc(b, '%');
-			obuf_putc(b, hex[c >> 4]);
-			obuf_putc(b, hex[c & 15]);
-		}
-	}
-}
-
-static void
-form_int(struct obuf *b, const char *name, long long v)
-{
-	char num[24];
-
-	snprintf(num, sizeof(num), "%lld", v);
-	form(b, name, num, strlen(num));
-}
-
-/* Starts a request body: the object, or the form, with the queue in it. */
-static void
-request_start(struct sqs_call *c)
-{
-	const char *action = actions[c->op], *url = c->q->queue_url;
-	struct obuf *b = &c->req;
-
-	obuf_clear(b);
-	if (c->p == SQS_QUERY) {
-		form(b, "Action", action, strlen(action));
-		form(b, "Version", SQS_API_VERSION, strlen(SQS_API_VERSION));
-		form(b, "QueueUrl", url, strlen(url));
-	} else {
-		obuf_puts(b, "{\"QueueUrl\":");
-		jsonw_string(b, url, strlen(url));
-	}
-}
-
-static void
-build_receive(struct sqs_call *c)
-{
-	struct obuf *b = &c->req;
-
-	request_start(c);
-	if (c->p == SQS_QUERY) {
-		form_int(b, "MaxNumberOfMessages", c->max);
-		form_int(b, "WaitTimeSeconds", c->wait);
-		if (c->visibility >= 0)
-			form_int(b, "VisibilityTimeout", c->visibility);
-		form(b, "AttributeName.1", "SentTimestamp", 13);
-		form(b, "AttributeName.2", "ApproximateReceiveCount", 23);
-		return;
-	}
-	obuf_puts(b, ",\"MaxNumberOfMessages\":");
-	obuf_putll(b, c->max);
-	obuf_puts(b, ",\"WaitTimeSeconds\":");
-	obuf_putll(b, c->wait);
-	if (c->visibility >= 0) {
-		obuf_puts(b, ",\"VisibilityTimeout\":");
-		obuf_putll(b, c->visibility);
-	}
-	/* Both names: AttributeNames is deprecated, some servers know only it. */
-	obuf_puts(b, ",\"AttributeNames\":[\"SentTimestamp\","
-	    "\"ApproximateReceiveCount\"],\"MessageSystemAttributeNames\":"
-	    "[\"SentTimestamp\",\"ApproximateReceiveCount\"]}");
-}
-
-/* The entries still pending; their ids are their positions in e, which
- * are unique and all the service needs. */
-static void
-build_delete(struct sqs_call *c)
-{
-	struct obuf *b = &c->req;
-	int k = 0;
-
-	request_start(c);
-	if (c->p != SQS_QUERY)
-		obuf_puts(b, ",\"Entries\":[");
-	for (size_t i = 0; i < c->n; i++) {
-		const char *rh = c->e[i].receipt_handle;
-		char name[64], id[24];
-
-		if (!c->pending[i])
-			continue;
-		snprintf(id, sizeof(id), "%zu", i);
-		k++;
-		if (c->p == SQS_QUERY) {
-			snprintf(name, sizeof(name),
-			    "DeleteMessageBatchRequestEntry.%d.Id", k);
-			form(b, name, id, strlen(id));
-			snprintf(name, sizeof(name),
-			    "DeleteMessageBatchRequestEntry.%d.ReceiptHandle", k);
-			form(b, name, rh, strlen(rh));
-			continue;
-		}
-		obuf_puts(b, k > 1 ? ",{\"Id\":\"" : "{\"Id\":\"");
-		obuf_puts(b, id);
-		obuf_puts(b, "\",\"ReceiptHandle\":");
-		jsonw_string(b, rh, strlen(rh));
-		obuf_putc(b, '}');
-	}
-	if (c->p != SQS_QUERY)
-		obuf_puts(b, "]}");
-}
-
-static void
-build_send(struct sqs_call *c)
-{
-	request_start(c);
-	if (c->p == SQS_QUERY) {
-		form(&c->req, "MessageBody", c->body, c->body_len);
-		return;
-	}
-	obuf_puts(&c->req, ",\"MessageBody\":");
-	jsonw_string(&c->req, c->body, c->body_len);
-	obuf_putc(&c->req, '}');
-}
-
 /* ---- one attempt ------------------------------------------------------- */
 
-static void
-end(struct sqs_call *c, enum sqs_status st)
+void
+sqs_call_end(struct sqs_call *c, enum sqs_status st)
 {
 	c->status = st;
 	c->state = C_ENDED;
@@ -407,7 +216,7 @@ static void
 retry_later(struct sqs_call *c)
 {
 	if (c->attempt >= c->q->max_attempts) {
-		end(c, SQS_EFAILED);
+		sqs_call_end(c, SQS_EFAILED);
 		return;
 	}
 	c->due_ms = backoff_now_ms() +
@@ -420,7 +229,7 @@ static void
 attempt(struct sqs_call *c)
 {
 	struct sqs *q = c->q;
-	const char *action = actions[c->op];
+	const char *action = sqs_actions[c->op];
 	struct curl_slist *h;
 	char target[96], token[4096];
 
@@ -432,11 +241,13 @@ attempt(struct sqs_call *c)
 	}
 	c->p = q->proto == SQS_QUERY ? SQS_QUERY : SQS_JSON;
 	if (c->op == OP_RECEIVE)
-		build_receive(c);
+		sqsreq_receive(&c->req, c->p, q->queue_url, c->max, c->wait,
+		    c->visibility);
 	else if (c->op == OP_DELETE)
-		build_delete(c);
+		sqsreq_delete(&c->req, c->p, q->queue_url, c->e, c->pending,
+		    c->n);
 	else
-		build_send(c);
+		sqsreq_send(&c->req, c->p, q->queue_url, c->body, c->body_len);
 	snprintf(target, sizeof(target), "X-Amz-Target: AmazonSQS.%s", action);
 	h = curl_slist_append(NULL, c->p == SQS_QUERY ?
 	    "Content-Type: application/x-www-form-urlencoded" :
@@ -451,7 +262,7 @@ attempt(struct sqs_call *c)
 	}
 	if (h == NULL || c->req.oom) {
 		snprintf(c->err, sizeof(c->err), "%s: out of memory", action);
-		end(c, SQS_EREFUSED);
+		sqs_call_end(c, SQS_EREFUSED);
 		return;
 	}
 	curl_easy_setopt(c->curl, CURLOPT_USERNAME, q->aws.access_key_id);
@@ -465,130 +276,10 @@ attempt(struct sqs_call *c)
 	c->resp_overflow = 0;
 	if (curl_multi_add_handle(q->multi, c->curl) != CURLM_OK) {
 		snprintf(c->err, sizeof(c->err), "%s: out of memory", action);
-		end(c, SQS_EFAILED);
+		sqs_call_end(c, SQS_EFAILED);
 		return;
 	}
 	c->state = C_SENDING;
-}
-
-/* Parses the answer to a request made in protocol c->p.  Returns 0, or
- * -1 when it is not what that protocol answers with. */
-static int
-parse_answer(struct sqs_call *c)
-{
-	if (c->p == SQS_QUERY)
-		return sqsresp_parse_xml(&c->ans, c->resp.p, c->resp.len);
-	return sqsresp_parse_json(&c->ans, c->resp.p, c->resp.len);
-}
-
-/* Does the answer look like JSON?  A Query-only server answers a JSON
- * request with XML or plain text, which is how SQS_AUTO tells. */
-static int
-looks_json(const struct sqs_call *c)
-{
-	size_t i = 0;
-
-	while (i < c->resp.len && strchr(" \t\r\n", c->resp.p[i]) != NULL)
-		i++;
-	return i < c->resp.len && c->resp.p[i] == '{';
-}
-
-/* Describes a failed answer in c->err; returns 1 if worth retrying. */
-static int
-describe_failure(struct sqs_call *c, long http)
-{
-	const char *code = c->ans.error_code, *msg = c->ans.error_message;
-	int retry;
-
-	if (code == NULL)
-		code = "";
-	retry = http >= 500 || http == 429 || strstr(code, "Throttl") ||
-	    strstr(code, "OverLimit") || strcmp(code, "ServiceUnavailable") ==
-	    0 || strcmp(code, "InternalError") == 0 ||
-	    strcmp(code, "InternalFailure") == 0 ||
-	    strcmp(code, "RequestTimeout") == 0;
-	snprintf(c->err, sizeof(c->err), "%s: HTTP %ld%s%s%s%.200s",
-	    actions[c->op], http, *code ? " " : "", code, msg ? ": " : "",
-	    msg ? msg : "");
-	return retry;
-}
-
-static void
-md5_hex(const EVP_MD *md5, const char *s, size_t n, char out[33])
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[16];
-
-	if (!EVP_Digest(s, n, md, NULL, md5, NULL))
-		memset(md, 0, sizeof(md));
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	out[32] = '\0';
-}
-
-/* A DeleteMessageBatch answered: settles its entries, and sends the ones
- * the service failed for its own reasons again, after a backoff. */
-static void
-delete_answered(struct sqs_call *c)
-{
-	size_t left = 0;
-
-	for (size_t j = 0; j < c->ans.nents; j++) {
-		const struct sqsresp_entry *r = &c->ans.ents[j];
-		struct sqs_delete *e;
-		unsigned long k;
-
-		if (r->id == NULL || (k = strtoul(r->id, NULL, 10)) >= c->n ||
-		    !c->pending[k])
-			continue;
-		e = &c->e[k];
-		if (!r->failed) {
-			e->deleted = 1;
-			c->pending[k] = 0;
-			continue;
-		}
-		snprintf(e->code, sizeof(e->code), "%s",
-		    r->code != NULL ? r->code : "Unknown");
-		e->stale = strcmp(e->code, "ReceiptHandleIsInvalid") == 0;
-		/* The service's own fault may pass; the sender's not. */
-		if (r->sender_fault)
-			c->pending[k] = 0;
-	}
-	for (size_t k = 0; k < c->n; k++)
-		left += c->pending[k];
-	if (left == 0 || ++c->round >= c->q->max_attempts) {
-		end(c, SQS_OK);
-		return;
-	}
-	c->attempt = 0;
-	c->due_ms = backoff_now_ms() +
-	    backoff_jitter_ms(c->round, SQS_BACKOFF_BASE_MS, SQS_BACKOFF_CAP_MS);
-	c->state = C_WAITING;
-}
-
-static void
-answered(struct sqs_call *c)
-{
-	char md5[33];
-
-	if (c->op == OP_DELETE) {
-		delete_answered(c);
-		return;
-	}
-	if (c->op == OP_SEND) {
-		md5_hex(c->q->md5, c->body, c->body_len, md5);
-		if (c->ans.md5_of_message_body == NULL ||
-		    strcasecmp(md5, c->ans.md5_of_message_body) != 0) {
-			snprintf(c->err, sizeof(c->err), "SendMessage: the "
-			    "service stored a body that does not match what "
-			    "was sent");
-			end(c, SQS_EFAILED);
-			return;
-		}
-	}
-	end(c, SQS_OK);
 }
 
 /* A transfer of c is over, with curl's result rc: what now? */
@@ -596,7 +287,7 @@ static void
 transferred(struct sqs_call *c, CURLcode rc)
 {
 	struct sqs *q = c->q;
-	const char *action = actions[c->op];
+	const char *action = sqs_actions[c->op];
 	long http = 0;
 
 	curl_multi_remove_handle(q->multi, c->curl);
@@ -612,19 +303,19 @@ transferred(struct sqs_call *c, CURLcode rc)
 		    rc == CURLE_UNSUPPORTED_PROTOCOL ||
 		    rc == CURLE_PEER_FAILED_VERIFICATION ||
 		    rc == CURLE_SSL_CACERT_BADFILE)
-			end(c, SQS_EREFUSED);
+			sqs_call_end(c, SQS_EREFUSED);
 		else
 			retry_later(c);
 		return;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &http);
-	if (c->p == SQS_JSON && !looks_json(c) && http != 429 && http < 500) {
+	if (c->p == SQS_JSON && !sqs_answer_looks_json(c) && http != 429 && http < 500) {
 		/* It does not speak JSON.  Under SQS_AUTO, speak Query from
 		 * now on (another call may have found out already). */
 		if (q->proto == SQS_JSON) {
 			snprintf(c->err, sizeof(c->err), "%s: the answer is not "
 			    "JSON (try --protocol query)", action);
-			end(c, SQS_EREFUSED);
+			sqs_call_end(c, SQS_EREFUSED);
 			return;
 		}
 		q->proto = SQS_QUERY;
@@ -632,25 +323,25 @@ transferred(struct sqs_call *c, CURLcode rc)
 		attempt(c);
 		return;
 	}
-	if (parse_answer(c) < 0) {
+	if (sqs_answer_parse(c) < 0) {
 		snprintf(c->err, sizeof(c->err), "%s: HTTP %ld, answer not %s",
 		    action, http, c->p == SQS_QUERY ? "XML" : "JSON");
 		if (http >= 500)
 			retry_later(c);
 		else
-			end(c, SQS_EREFUSED);
+			sqs_call_end(c, SQS_EREFUSED);
 		return;
 	}
 	if (http < 200 || http >= 300) {
-		if (describe_failure(c, http))
+		if (sqs_answer_failure(c, http))
 			retry_later(c);
 		else
-			end(c, SQS_EREFUSED);
+			sqs_call_end(c, SQS_EREFUSED);
 		return;
 	}
 	if (q->proto == SQS_AUTO)
 		q->proto = c->p;
-	answered(c);
+	sqs_answered(c);
 }
 
 /* ---- driving the calls ------------------------------------------------- */
@@ -707,7 +398,7 @@ abandon_receives(struct sqs *q)
 			c->hdrs = NULL;
 		}
 		c->abandoned = 1;
-		end(c, SQS_OK);
+		sqs_call_end(c, SQS_OK);
 	}
 }
 
@@ -798,46 +489,7 @@ sqs_run(struct sqs *q, int fd, int timeout_ms)
 	}
 }
 
-int
-sqs_call_messages(struct sqs_call *c, sqs_message_fn *fn, void *ctx,
-    int *skipped)
-{
-	int count = 0;
-
-	*skipped = 0;
-	if (c->op != OP_RECEIVE || c->abandoned || c->status != SQS_OK)
-		return 0;
-	for (size_t i = 0; i < c->ans.nmsgs; i++) {
-		const struct sqsresp_message *r = &c->ans.msgs[i];
-		struct sqs_message m;
-		char md5[33];
-
-		if (r->message_id == NULL || r->receipt_handle == NULL ||
-		    r->body == NULL) {
-			++*skipped;
-			continue;
-		}
-		/* A body damaged on the way stays on the queue; it comes
-		 * back, and after enough tries is parked by the redrive. */
-		md5_hex(c->q->md5, r->body, r->body_len, md5);
-		if (r->md5_of_body != NULL &&
-		    strcasecmp(md5, r->md5_of_body) != 0) {
-			++*skipped;
-			continue;
-		}
-		m.message_id = r->message_id;
-		m.receipt_handle = r->receipt_handle;
-		m.body = r->body;
-		m.body_len = r->body_len;
-		m.sent_timestamp = r->sent_timestamp;
-		m.receive_count = r->receive_count;
-		fn(ctx, &m);
-		count++;
-	}
-	return count;
-}
-
-/* ---- the blocking functions ------------------------------------------- */
+/* ---- the blocking send ------------------------------------------------ */
 
 /* Drives the client's own call, started, until it ends. */
 static enum sqs_status
@@ -850,27 +502,6 @@ run_own(struct sqs *q)
 	c->state = C_IDLE;
 	q->busy--;
 	return c->status;
-}
-
-enum sqs_status
-sqs_receive(struct sqs *q, int max, int wait_seconds, int visibility_timeout,
-    sqs_message_fn *fn, void *ctx, int *count, int *skipped)
-{
-	enum sqs_status st;
-
-	*count = *skipped = 0;
-	sqs_call_receive(q->own, max, wait_seconds, visibility_timeout);
-	if ((st = run_own(q)) != SQS_OK)
-		return st;
-	*count = sqs_call_messages(q->own, fn, ctx, skipped);
-	return SQS_OK;
-}
-
-enum sqs_status
-sqs_delete_batch(struct sqs *q, struct sqs_delete *e, size_t n)
-{
-	sqs_call_delete(q->own, e, n);
-	return run_own(q);
 }
 
 enum sqs_status

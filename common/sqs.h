@@ -7,13 +7,18 @@
  * full jitter, within AWS_MAX_ATTEMPTS attempts.  Other failures end the
  * request at once.
  *
- * Two ways to use it.  The blocking calls (sqs_receive, sqs_delete_batch,
- * sqs_send) make one request and return its outcome.  For many requests
- * in flight at once, a tool makes one struct sqs_call per request it
- * wants under way, starts them, and lets sqs_run() drive them all from
- * one thread through libcurl's multi interface, over connections the
- * client keeps and reuses; sqs_run() hands back each call as it ends.
- * Do not mix the two on one client while calls are under way.
+ * A tool makes one struct sqs_call per request it wants under way, starts
+ * them, and lets sqs_run() drive them all from one thread through
+ * libcurl's multi interface, over connections the client keeps and
+ * reuses; sqs_run() hands back each call as it ends.  One blocking call,
+ * sqs_send(), makes one request and returns its outcome (for a
+ * dead-letter queue's own client); do not use it on a client with calls
+ * under way.  Request bodies are built by sqsreq.h, answers parsed by
+ * sqsresp.h.
+ *
+ * Errors: functions return an enum sqs_status, and the message of what
+ * went wrong is kept with the call (sqs_call_error) or the client
+ * (sqs_error); nothing here exits or prints.
  *
  * Ownership: a struct sqs_message handed to a callback points into the
  * client's own buffers and is valid only during the callback.  A call
@@ -44,9 +49,9 @@ struct sqs_options {
 	const char *endpoint_url;	/* NULL: see aws.h */
 	const char *ca_bundle;		/* NULL: the system's CAs */
 	enum sqs_protocol protocol;
-	/* When set and it becomes non-zero, a receive under way is
-	 * abandoned (its messages come back after their visibility
-	 * timeout) and sqs_receive returns SQS_OK with nothing. */
+	/* When set and it becomes non-zero, receives under way are
+	 * abandoned (their messages come back after their visibility
+	 * timeout): see sqs_run(). */
 	volatile sig_atomic_t *stop;
 };
 
@@ -59,7 +64,7 @@ struct sqs_message {
 	long receive_count;		/* -1 if unknown */
 };
 
-/* One entry of a delete batch; the rest is filled by sqs_delete_batch. */
+/* One entry of a delete batch; the rest is filled when its call ends. */
 struct sqs_delete {
 	const char *receipt_handle;
 	int deleted;		/* 1 when the service confirmed the delete */
@@ -76,22 +81,6 @@ struct sqs *sqs_open(const char *queue_url, const struct sqs_options *o,
 
 void sqs_close(struct sqs *q);
 
-/*
- * ReceiveMessage: up to max (1..10) messages, long-polling wait_seconds;
- * visibility_timeout < 0 keeps the queue's own.  Calls fn for every
- * message whose body matches its MD5 (others are left on the queue and
- * counted in *skipped).  Sets *count to the number handed to fn.
- */
-enum sqs_status sqs_receive(struct sqs *q, int max, int wait_seconds,
-    int visibility_timeout, sqs_message_fn *fn, void *ctx, int *count,
-    int *skipped);
-
-/* DeleteMessageBatch of n (1..10) entries.  Entries the service fails
- * for its own reasons are retried; each entry's deleted, stale and code
- * tell its fate.  SQS_OK means the calls themselves succeeded. */
-enum sqs_status sqs_delete_batch(struct sqs *q, struct sqs_delete *e,
-    size_t n);
-
 /* SendMessage of one body; SQS_OK once the service has stored it (its
  * MD5 checked). */
 enum sqs_status sqs_send(struct sqs *q, const char *body, size_t len);
@@ -103,10 +92,8 @@ struct sqs_call;
 /* A call on client q, idle.  Returns NULL when memory is short. */
 struct sqs_call *sqs_call_new(struct sqs *q);
 
-/* Frees c; a request under way is abandoned. */
-void sqs_call_free(struct sqs_call *c);
-
-/* Starts a ReceiveMessage on idle c (arguments as for sqs_receive). */
+/* Starts a ReceiveMessage on idle c: up to max (1..10) messages,
+ * long-polling wait_seconds; visibility_timeout < 0 keeps the queue's. */
 void sqs_call_receive(struct sqs_call *c, int max, int wait_seconds,
     int visibility_timeout);
 
@@ -140,10 +127,7 @@ int sqs_call_messages(struct sqs_call *c, sqs_message_fn *fn, void *ctx,
 
 /* ---- about the client ------------------------------------------------- */
 
-/* The protocol in use (after SQS_AUTO has chosen). */
-enum sqs_protocol sqs_protocol(const struct sqs *q);
-
-/* What went wrong in the last blocking call that failed, in one line. */
+/* What went wrong in the last sqs_send() that failed, in one line. */
 const char *sqs_error(const struct sqs *q);
 
 #endif

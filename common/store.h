@@ -4,20 +4,23 @@
  *
  * A batch of rows is stored in one transaction:
  *
- *   BEGIN; SELECT pg_advisory_xact_lock(ledger);
- *   -- which of the batch's message ids are in the ledger already?
- *   COPY user_logins FROM STDIN (FORMAT binary)   -- only the new ones
- *   INSERT INTO user_logins_ledger ...            -- one row per second
+ *   BEGIN;
+ *   SELECT ... FROM user_logins_ledger WHERE message_key = ANY ($1)
+ *                                      -- keys of redeliveries only
+ *   COPY user_logins_ledger FROM STDIN (FORMAT binary)   -- new keys
+ *   COPY user_logins FROM STDIN (FORMAT binary)          -- their rows
  *   COMMIT;
  *
- * The ledger (user_logins_ledger) holds, per SentTimestamp second, an
- * array of the message ids stored: a few rows per batch instead of an
- * index entry per message, which is what makes exactly-once nearly free
- * next to the COPY.  A redelivered message keeps its SentTimestamp, so
- * looking in the seconds of the batch's messages finds it.  Loaders take
- * one advisory lock for the check-and-store, so two of them can never
- * both find a message new; the lock is held only by a transaction, so a
- * crash releases it.  Rows without a message id are stored as they come.
+ * The ledger (user_logins_ledger) holds one key per stored message
+ * (ledger.h: SentTimestamp in ms and 80 bits of SHA-256 of the id) under
+ * a primary key.  The key is the only arbiter: a message is stored only
+ * by the transaction that files its key, and a key filed before, or by
+ * another loader meanwhile, refuses the COPY (after waiting for that
+ * loader's transaction); the keys are then undone to a savepoint, looked
+ * up and filed again.  So the check costs one index probe per message
+ * looked up, whatever the ledger holds, and loaders with different
+ * messages never wait for each other.  Rows without a message id are
+ * stored as they come.
  *
  * A row the server refuses (a constraint or trigger a DBA added, a value
  * out of range) does not sink its batch: the batch is split in halves
@@ -31,9 +34,12 @@
  * with backoff, until a deadline; after a COMMIT whose outcome is unknown
  * the ledger makes the redo harmless.
  *
- * No value is spliced into SQL: rows travel as binary COPY data, ids as
- * statement parameters.  Reasons name the condition and constraint,
- * never a value.
+ * No value is spliced into SQL: rows travel as binary COPY data, keys as
+ * binary statement parameters.  Reasons name the condition and
+ * constraint, never a value.
+ *
+ * Errors: functions return -1 (or NULL) and keep the message for
+ * store_error(); nothing here exits or prints.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -109,8 +115,6 @@ int store_add_row(struct store_batch *b, const struct store_row *r);
 int store_add_reject(struct store_batch *b, const struct ndjson_ids *ids,
     const char *reason, size_t len, const char *line, size_t line_len);
 
-/* Bytes the batch holds (its memory is about this). */
-size_t store_batch_bytes(const struct store_batch *b);
 
 void store_batch_free(struct store_batch *b);
 

@@ -101,21 +101,3 @@ strset_add(struct strset *set, const char *s, size_t n, size_t v,
 	return 1;
 }
 
-int
-strset_get(const struct strset *set, const char *s, size_t n, size_t *v)
-{
-	uint32_t h = hash(s, n);
-
-	if (set->cap == 0)
-		return 0;
-	for (size_t j = h & (set->cap - 1); set->slots[j].gen == set->gen;
-	    j = (j + 1) & (set->cap - 1)) {
-		const struct strset_slot *e = &set->slots[j];
-
-		if (e->hash == h && e->n == n && memcmp(e->s, s, n) == 0) {
-			*v = e->v;
-			return 1;
-		}
-	}
-	return 0;
-}

@@ -25,8 +25,6 @@ struct strset {
 int strset_add(struct strset *set, const char *s, size_t n, size_t v,
     size_t *old);
 
-/* Looks s[0..n) up.  Returns 1 and its value in *v when present, else 0. */
-int strset_get(const struct strset *set, const char *s, size_t n, size_t *v);
 
 /* Empties the set, keeping its memory. */
 void strset_clear(struct strset *set);

@@ -47,8 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		text(&r->user_id, LOGIN_MAX_USER_ID, 0);
 		text(&r->device_type, LOGIN_MAX_SHORT, 1);
 		text(&r->locale, LOGIN_MAX_SHORT, 1);
-		text(&r->masked_ip, ROWLINE_MAX_MASK, 1);
-		text(&r->masked_device_id, ROWLINE_MAX_MASK, 1);
+		text(&r->masked_ip, LOGIN_MAX_MASK, 1);
+		text(&r->masked_device_id, LOGIN_MAX_MASK, 1);
 		if (r->has_create_date && (r->create_year < 1 ||
 		    r->create_year > 9999 || r->create_month < 1 ||
 		    r->create_month > 12 || r->create_day < 1 ||

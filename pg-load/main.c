@@ -156,20 +156,10 @@ write_result(void *ctx, const struct store_result *r)
 	if (r->refused)
 		tool_log_message(0, ids->message_id.s, ids->message_id.n,
 		    "refused by the server", r->reason, r->reason_len);
-	if (r->reason != NULL) {
-		/* pg-load's own reject: the line kind pii-mask writes */
-		obuf_puts(o, "{\"reject\":");
-		jsonw_string(o, r->reason, r->reason_len);
-		ndjson_ids_write(o, ids);
-		obuf_puts(o, "}\n");
-		return;
-	}
-	/* an acknowledgement */
-	obuf_puts(o, "{\"message_id\":");
-	jsonw_string_or_null(o, ids->message_id.s, ids->message_id.n);
-	obuf_puts(o, ",\"receipt_handle\":");
-	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
-	obuf_puts(o, "}\n");
+	if (r->reason != NULL)	/* pg-load's own reject */
+		ndjson_reject_write(o, r->reason, r->reason_len, ids, NULL);
+	else
+		ndjson_ack_write(o, ids);
 }
 
 static void load_line(struct committer *c, struct store_batch *b,

@@ -18,6 +18,7 @@
 #include "exitcode.h"
 #include "jfields.h"
 #include "ndjson.h"
+#include "reveal.h"
 #include "jsonw.h"
 #include "lines.h"
 #include "login.h"
@@ -25,7 +26,6 @@
 #include "stats.h"
 #include "tool.h"
 
-#define MASK_COLUMN 256		/* masked_ip, masked_device_id: varchar(256) */
 #define KEY_ID_MAX 32
 
 /* The ids first, in ndjson.h's order, so ndjson_ids_read() takes them. */
@@ -54,7 +54,7 @@ enum { S_LINES, S_ROWS, S_REJECTED };
 struct mask_text {
 	const char *text;
 	size_t len;
-	char buf[MASK_COLUMN + 1];
+	char buf[LOGIN_MAX_MASK + 1];
 };
 
 static void
@@ -139,7 +139,7 @@ make_mask(struct masker *m, const struct login_str *v, struct mask_text *t,
 			errx(EXIT_CONFIG, "HMAC-SHA256 failed in the crypto "
 			    "library");
 		n = MASK_HEX_LEN;
-	} else if (pre + MASK_SIV_LEN(v->len) > MASK_COLUMN)
+	} else if (pre + MASK_SIV_LEN(v->len) > LOGIN_MAX_MASK)
 		return toolong;
 	else if ((n = mask_siv(m->key, v->str, v->len, t->buf + pre,
 	    sizeof(t->buf) - pre)) < 0)
@@ -151,36 +151,21 @@ make_mask(struct masker *m, const struct login_str *v, struct mask_text *t,
 
 static void
 write_row(struct obuf *o, const struct login *l, const struct mask_text *ip,
-    const struct mask_text *dev, const char *date)
+    const struct mask_text *dev, const char *date,
+    const struct ndjson_ids *ids)
 {
-	obuf_puts(o, "{\"row\":{\"user_id\":");
-	jsonw_string(o, l->user_id.str, l->user_id.len);
-	obuf_puts(o, ",\"device_type\":");
-	jsonw_string_or_null(o, l->device_type.str, l->device_type.len);
-	obuf_puts(o, ",\"masked_ip\":");
-	jsonw_string_or_null(o, ip->text, ip->len);
-	obuf_puts(o, ",\"masked_device_id\":");
-	jsonw_string_or_null(o, dev->text, dev->len);
-	obuf_puts(o, ",\"locale\":");
-	jsonw_string_or_null(o, l->locale.str, l->locale.len);
-	obuf_puts(o, ",\"app_version\":");
-	if (l->has_app_version)
-		obuf_putll(o, l->app_version);
-	else
-		obuf_puts(o, "null");
-	obuf_puts(o, ",\"create_date\":\"");
-	obuf_put(o, date, 10);
-	obuf_puts(o, "\"}");
-}
+	struct ndjson_row r = {
+		.user_id = { l->user_id.str, l->user_id.len },
+		.device_type = { l->device_type.str, l->device_type.len },
+		.masked_ip = { ip->text, ip->len },
+		.masked_device_id = { dev->text, dev->len },
+		.locale = { l->locale.str, l->locale.len },
+		.has_app_version = l->has_app_version,
+		.app_version = l->app_version,
+		.create_date = date,
+	};
 
-/* Appends a field's string, or null. */
-static void
-put_string_field(struct obuf *o, const struct jfields_field *f)
-{
-	if (f != NULL && f->type == JF_STRING)
-		jsonw_string(o, f->str, f->len);
-	else
-		obuf_puts(o, "null");
+	ndjson_row_write(o, &r, ids);
 }
 
 /* A reject line: the reason and the ids; the body only when asked
@@ -189,14 +174,9 @@ static void
 write_reject(struct obuf *o, const char *why, const struct ndjson_ids *ids,
     const struct jfields_field *body)
 {
-	obuf_puts(o, "{\"reject\":");
-	jsonw_string(o, why, strlen(why));
-	ndjson_ids_write(o, ids);
-	if (body != NULL) {
-		obuf_puts(o, ",\"body\":");
-		put_string_field(o, body);
-	}
-	obuf_puts(o, "}\n");
+	struct ndjson_text b = { body ? body->str : NULL, body ? body->len : 0 };
+
+	ndjson_reject_write(o, why, strlen(why), ids, body ? &b : NULL);
 }
 
 static void
@@ -254,127 +234,7 @@ mask_line(struct masker *m, const char *line, size_t len)
 	stats_add(&m->stats, S_ROWS, 1);
 	if (l.ip_note != NULL)
 		stats_note(&m->stats, l.ip_note, strlen(l.ip_note));
-	write_row(&m->out, &l, &ip, &dev, date);
-	ndjson_ids_write(&m->out, &ids);
-	obuf_puts(&m->out, "}\n");
-}
-
-/*
- * Recovers the value of a siv mask "[ID:]base64url" into buf.  Returns
- * its length, or -1 when it is not a mask of this key (or of this key id,
- * when one was given).
- */
-static long
-unmask(struct masker *m, const char *s, size_t n, char *buf, size_t cap)
-{
-	const char *colon = memchr(s, ':', n);
-
-	if (colon != NULL) {
-		size_t idlen = (size_t)(colon - s);
-
-		if (m->key_id != NULL && (strlen(m->key_id) != idlen ||
-		    memcmp(m->key_id, s, idlen) != 0))
-			return -1;
-		n -= idlen + 1;
-		s = colon + 1;
-	} else if (m->key_id != NULL)
-		return -1;
-	return mask_unsiv(m->key, s, n, buf, cap);
-}
-
-/* Writes the original of a masked column, or counts a failure. */
-static int
-reveal_field(struct masker *m, const char *name, const struct jfields_field *f)
-{
-	char buf[MASK_COLUMN];
-	long n;
-
-	obuf_puts(&m->out, name);
-	if (f->type != JF_STRING) {
-		obuf_puts(&m->out, "null");
-		return f->type == JF_NULL || f->type == JF_ABSENT ? 0 : -1;
-	}
-	if ((n = unmask(m, f->str, f->len, buf, sizeof(buf))) < 0) {
-		obuf_puts(&m->out, "null");
-		return -1;
-	}
-	jsonw_string(&m->out, buf, (size_t)n);
-	return 0;
-}
-
-/* --reveal: a row line gets ip and device_id back in place of their
- * masks; another JSON object (a reject line) is copied unchanged; any
- * other line is one mask, and its value is written as a JSON string.
- * Failures leave null and are counted. */
-static void
-reveal_line(struct masker *m, const char *line, size_t len)
-{
-	enum { R_ROW, R_USER_ID, R_DEVICE_TYPE, R_IP, R_DEVICE_ID, R_LOCALE,
-	    R_APP_VERSION, R_CREATE_DATE, R_MESSAGE_ID, R_RECEIPT_HANDLE,
-	    R_COUNT };
-	struct jfields_field f[R_COUNT] = {
-		[R_ROW] = JF_FIELD("row"),
-		[R_USER_ID] = JF_CHILD("row", "user_id"),
-		[R_DEVICE_TYPE] = JF_CHILD("row", "device_type"),
-		[R_IP] = JF_CHILD("row", "masked_ip"),
-		[R_DEVICE_ID] = JF_CHILD("row", "masked_device_id"),
-		[R_LOCALE] = JF_CHILD("row", "locale"),
-		[R_APP_VERSION] = JF_CHILD("row", "app_version"),
-		[R_CREATE_DATE] = JF_CHILD("row", "create_date"),
-		[R_MESSAGE_ID] = JF_FIELD("message_id"),
-		[R_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
-	};
-	struct obuf *o = &m->out;
-	int bad = 0;
-
-	enum jfields_error e = jfields_parse(&m->line, line, len, f, R_COUNT);
-
-	if (e == JF_OK && f[R_ROW].type != JF_OBJECT) {
-		obuf_put(o, line, len);
-		obuf_putc(o, '\n');
-		return;
-	}
-	if (e != JF_OK) {
-		char buf[MASK_COLUMN];
-		long n;
-
-		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
-			len--;
-		if ((n = unmask(m, line, len, buf, sizeof(buf))) < 0) {
-			obuf_puts(o, "null\n");
-			m->unrevealed++;
-			return;
-		}
-		jsonw_string(o, buf, (size_t)n);
-		obuf_putc(o, '\n');
-		return;
-	}
-	obuf_puts(o, "{\"row\":{\"user_id\":");
-	jsonw_string_or_null(o, f[R_USER_ID].type == JF_STRING ?
-	    f[R_USER_ID].str : NULL, f[R_USER_ID].len);
-	obuf_puts(o, ",\"device_type\":");
-	jsonw_string_or_null(o, f[R_DEVICE_TYPE].type == JF_STRING ?
-	    f[R_DEVICE_TYPE].str : NULL, f[R_DEVICE_TYPE].len);
-	bad |= reveal_field(m, ",\"ip\":", &f[R_IP]);
-	bad |= reveal_field(m, ",\"device_id\":", &f[R_DEVICE_ID]);
-	obuf_puts(o, ",\"locale\":");
-	jsonw_string_or_null(o, f[R_LOCALE].type == JF_STRING ?
-	    f[R_LOCALE].str : NULL, f[R_LOCALE].len);
-	obuf_puts(o, ",\"app_version\":");
-	if (f[R_APP_VERSION].type == JF_NUMBER)
-		obuf_put(o, f[R_APP_VERSION].str, f[R_APP_VERSION].len);
-	else
-		obuf_puts(o, "null");
-	obuf_puts(o, ",\"create_date\":");
-	jsonw_string_or_null(o, f[R_CREATE_DATE].type == JF_STRING ?
-	    f[R_CREATE_DATE].str : NULL, f[R_CREATE_DATE].len);
-	obuf_puts(o, "},\"message_id\":");
-	put_string_field(o, &f[R_MESSAGE_ID]);
-	obuf_puts(o, ",\"receipt_handle\":");
-	put_string_field(o, &f[R_RECEIPT_HANDLE]);
-	obuf_puts(o, "}\n");
-	if (bad)
-		m->unrevealed++;
+	write_row(&m->out, &l, &ip, &dev, date, &ids);
 }
 
 static int
@@ -492,10 +352,11 @@ main(int argc, char *argv[])
 			    &ndjson_no_ids, NULL);
 			stats_add(&m.stats, S_REJECTED, 1);
 			stats_reason(&m.stats, "line longer than 6 MiB", 22);
-		}
-		else if (reveal)
-			reveal_line(&m, line, len);
-		else
+		} else if (reveal) {
+			if (reveal_line(m.key, m.key_id, &m.line, &m.out, line,
+			    len) < 0)
+				m.unrevealed++;
+		} else
 			mask_line(&m, line, len);
 		if (m.out.len >= TOOL_OUT_CHUNK) {
 			xwrite(&m.out);

@@ -57,7 +57,8 @@ usage(FILE *f)
 	    "                           send the body of each reject line to this\n"
 	    "                           queue, then delete the message (needs\n"
 	    "                           pii-mask --reject-body)\n"
-	    "  -c, --concurrency N      N deletes in flight at once, 1-64 (default 1)\n"
+	    "  -c, --concurrency N      N deletes in flight at once, 1-"
+	    SQSTOOL_STR(SQSTOOL_MAX_CONCURRENCY) " (default 1)\n"
 	    STATS_USAGE
 	    "  -h, --help               show this help\n"
 	    "  -V, --version            show the version\n"
@@ -195,7 +196,7 @@ struct slot {
 
 struct deleter {
 	struct sqs *q;
-	struct slot slots[64];
+	struct slot slots[SQSTOOL_MAX_CONCURRENCY];
 	size_t nslots;
 	size_t failed;		/* entries not deleted */
 };
@@ -273,7 +274,8 @@ main(int argc, char *argv[])
 			dlq_url = optarg;
 			break;
 		case 'c':
-			d.nslots = (size_t)xnumber(optarg, "--concurrency", 1, 64);
+			d.nslots = (size_t)xnumber(optarg, "--concurrency", 1,
+			    SQSTOOL_MAX_CONCURRENCY);
 			break;
 		case 'V':
 			tool_version("sqs-ack");

@@ -20,6 +20,7 @@
 
 #include "exitcode.h"
 #include "jsonw.h"
+#include "ndjson.h"
 #include "sqs.h"
 #include "sqstool.h"
 #include "stats.h"
@@ -44,7 +45,8 @@ usage(FILE *f)
 	    "                               or 1 with --until-empty)\n"
 	    "  -v, --visibility-timeout S   hide received messages for S seconds\n"
 	    "                               (default: the queue's setting)\n"
-	    "  -c, --concurrency N          N receives in flight at once, 1-64\n"
+	    "  -c, --concurrency N          N receives in flight at once, 1-"
+	    SQSTOOL_STR(SQSTOOL_MAX_CONCURRENCY) "\n"
 	    "                               (default 1); output order then varies\n"
 	    STATS_USAGE
 	    "  -h, --help                   show this help\n"
@@ -61,19 +63,15 @@ usage(FILE *f)
 static void
 write_message(void *ctx, const struct sqs_message *m)
 {
-	struct obuf *o = ctx;
+	struct ndjson_ids ids = {
+		.message_id = { m->message_id, strlen(m->message_id) },
+		.receipt_handle = { m->receipt_handle,
+		    strlen(m->receipt_handle) },
+		.sent_timestamp = m->sent_timestamp,
+		.receive_count = m->receive_count,
+	};
 
-	obuf_puts(o, "{\"message_id\":");
-	jsonw_string(o, m->message_id, strlen(m->message_id));
-	obuf_puts(o, ",\"receipt_handle\":");
-	jsonw_string(o, m->receipt_handle, strlen(m->receipt_handle));
-	obuf_puts(o, ",\"body\":");
-	jsonw_string(o, m->body, m->body_len);
-	obuf_puts(o, ",\"sent_timestamp\":");
-	jsonw_count_or_null(o, m->sent_timestamp);
-	obuf_puts(o, ",\"receive_count\":");
-	jsonw_count_or_null(o, m->receive_count);
-	obuf_puts(o, "}\n");
+	ndjson_message_write(ctx, &ids, m->body, m->body_len);
 }
 
 /* The state of the receiving. */
@@ -158,7 +156,7 @@ main(int argc, char *argv[])
 	};
 	struct recv r = { .t.sqs.stop = &sqstool_stop, .wait = -1,
 	    .visibility = -1, .concurrency = 1 };
-	struct slot slots[64];
+	struct slot slots[SQSTOOL_MAX_CONCURRENCY];
 	struct sqs_call *call;
 	struct sqs *q;
 	int c;
@@ -184,7 +182,8 @@ main(int argc, char *argv[])
 			    "--visibility-timeout", 0, 43200);
 			break;
 		case 'c':
-			r.concurrency = xnumber(optarg, "--concurrency", 1, 64);
+			r.concurrency = xnumber(optarg, "--concurrency", 1,
+			    SQSTOOL_MAX_CONCURRENCY);
 			break;
 		case 'V':
 			tool_version("sqs-recv");
