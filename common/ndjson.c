@@ -154,3 +154,44 @@ ndjson_ack_write(struct obuf *o, const struct ndjson_ids *ids)
 	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
 	obuf_puts(o, "}\n");
 }
+
+/* A string field without NUL (non-empty when nonempty is set), or NULL. */
+static struct ndjson_text
+clean_text(const struct jfields_field *f, int nonempty)
+{
+	struct ndjson_text t = { NULL, 0 };
+
+	if (f->type == JF_STRING && (!nonempty || f->len > 0) &&
+	    memchr(f->str, '\0', f->len) == NULL) {
+		t.s = f->str;
+		t.n = f->len;
+	}
+	return t;
+}
+
+enum ndjson_ack_kind
+ndjson_ack_read(struct jfields_parser *p, const char *line, size_t len,
+    struct ndjson_ack *out)
+{
+	enum { K_MESSAGE_ID, K_RECEIPT_HANDLE, K_REJECT, K_BODY, K_COUNT };
+	struct jfields_field f[K_COUNT] = {
+		[K_MESSAGE_ID] = JF_FIELD("message_id"),
+		[K_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
+		[K_REJECT] = JF_FIELD("reject"),
+		[K_BODY] = JF_FIELD("body"),
+	};
+
+	memset(out, 0, sizeof(*out));
+	if (jfields_parse(p, line, len, f, K_COUNT) != JF_OK)
+		return NDJSON_UNUSABLE;
+	out->message_id = clean_text(&f[K_MESSAGE_ID], 0);
+	out->receipt_handle = clean_text(&f[K_RECEIPT_HANDLE], 1);
+	if (f[K_REJECT].type != JF_ABSENT) {
+		if (f[K_BODY].type == JF_STRING) {
+			out->body.s = f[K_BODY].str;
+			out->body.n = f[K_BODY].len;
+		}
+		return NDJSON_REJECT;
+	}
+	return out->receipt_handle.s != NULL ? NDJSON_ACK : NDJSON_UNUSABLE;
+}

@@ -76,9 +76,9 @@ struct ndjson_row {
  *   4. a reject line (pii-mask, pg-load): the reason, the ids, and the
  *      raw body when body is not NULL (for a dead-letter queue);
  *   5. an acknowledgement (pg-load): message_id and receipt_handle.
- * The readers: pii-mask reads kinds 1 and 2 (login.h for the body),
- * pg-load kinds 3 and 4 (rowline.h), sqs-ack kinds 1, 4 and 5; all read
- * the ids with ndjson_ids_read().
+ * The readers: pii-mask reads kinds 1 and 2 (the ids with
+ * ndjson_ids_read(), login.h for the body), pg-load kinds 3 and 4
+ * (rowline.h), sqs-ack kinds 1, 4 and 5 (ndjson_ack_read()).
  */
 void ndjson_message_write(struct obuf *o, const struct ndjson_ids *ids,
     const char *body, size_t len);
@@ -87,6 +87,26 @@ void ndjson_row_write(struct obuf *o, const struct ndjson_row *r,
 void ndjson_reject_write(struct obuf *o, const char *reason, size_t len,
     const struct ndjson_ids *ids, const struct ndjson_text *body);
 void ndjson_ack_write(struct obuf *o, const struct ndjson_ids *ids);
+
+/* What sqs-ack reads of a line (kinds 1, 4 and 5). */
+enum ndjson_ack_kind {
+	NDJSON_ACK,		/* delete the message: an acknowledgement, or a
+				 * message line (sqs-recv | sqs-ack drains) */
+	NDJSON_REJECT,		/* not stored: delete only once parked */
+	NDJSON_UNUSABLE,	/* not JSON, or no usable receipt_handle */
+};
+
+struct ndjson_ack {
+	struct ndjson_text message_id;	/* NULL unless a string without NUL */
+	struct ndjson_text receipt_handle; /* non-empty, no NUL; NULL for a
+					 * reject without one */
+	struct ndjson_text body;	/* a reject's raw body, or NULL */
+};
+
+/* Reads a line for sqs-ack with p (made with jfields_init).  Strings
+ * point into the parser, valid until its next parse. */
+enum ndjson_ack_kind ndjson_ack_read(struct jfields_parser *p,
+    const char *line, size_t len, struct ndjson_ack *out);
 
 /* Writes the ids as the keys that end every line after sqs-recv:
  * ,"message_id":…,"receipt_handle":…,"sent_timestamp":…,"receive_count":…

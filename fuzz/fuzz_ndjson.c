@@ -185,19 +185,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		same_ids(&ids, &got);
 	}
-	/* 5. an acknowledgement, as sqs-ack reads it */
+	/* 5. an acknowledgement, and kinds 1 and 4, as sqs-ack reads them:
+	 * what it deletes is exactly what was written to be deleted */
 	{
-		struct jfields_field af[2] = { JF_FIELD("message_id"),
-		    JF_FIELD("receipt_handle") };
+		struct ndjson_text rh = ids.receipt_handle;
+		int usable = rh.s != NULL && rh.n > 0 &&
+		    memchr(rh.s, '\0', rh.n) == NULL;
+		struct ndjson_ack got;
+		enum ndjson_ack_kind want = usable ? NDJSON_ACK :
+		    NDJSON_UNUSABLE;
 
 		obuf_clear(&o);
 		ndjson_ack_write(&o, &ids);
-		if (jfields_parse(&parser, o.p, o.len - 1, af, 2) != JF_OK ||
-		    (ids.message_id.s != NULL) != (af[0].type == JF_STRING) ||
-		    (ids.receipt_handle.s != NULL) != (af[1].type == JF_STRING) ||
-		    (af[0].type == JF_STRING && !same(&ids.message_id,
-		    af[0].str, af[0].len)) || (af[1].type == JF_STRING &&
-		    !same(&ids.receipt_handle, af[1].str, af[1].len)))
+		if (ndjson_ack_read(&parser, o.p, o.len - 1, &got) != want ||
+		    (usable && !same(&rh, got.receipt_handle.s,
+		    got.receipt_handle.n)))
+			abort();
+		obuf_clear(&o);
+		ndjson_message_write(&o, &ids, f[F_TEXT].s, f[F_TEXT].n);
+		if (ndjson_ack_read(&parser, o.p, o.len - 1, &got) != want)
+			abort();
+		obuf_clear(&o);
+		ndjson_reject_write(&o, f[F_TEXT].s, f[F_TEXT].n, &ids,
+		    &f[F_USER]);
+		if (ndjson_ack_read(&parser, o.p, o.len - 1, &got) !=
+		    NDJSON_REJECT || !same(&f[F_USER], got.body.s, got.body.n) ||
+		    (usable && !same(&rh, got.receipt_handle.s,
+		    got.receipt_handle.n)))
 			abort();
 	}
 	obuf_free(&o);

@@ -34,7 +34,6 @@
 enum { S_DELETED, S_STALE, S_FAILED, S_PARKED, S_CALLS };
 static struct stats stats;
 
-enum { A_MESSAGE_ID, A_RECEIPT_HANDLE, A_REJECT, A_BODY, A_COUNT };
 
 struct batch {
 	struct sqs_delete entry[BATCH];
@@ -124,28 +123,26 @@ batch_done(struct batch *b, const struct sqs_call *call,
  * the source queue.
  */
 static int
-park(struct sqs *dlq, const struct jfields_field *id,
-    const struct jfields_field *body, long *failed)
+park(struct sqs *dlq, const struct ndjson_ack *a, long *failed)
 {
 	static int told;
 	enum sqs_status st;
 
-	if (body->type != JF_STRING) {
+	if (a->body.s == NULL) {
 		if (!told++)
 			warnx("reject lines carry no body (pii-mask "
 			    "--reject-body): rejected messages stay on the "
 			    "queue");
 		return 0;
 	}
-	if ((st = sqs_send(dlq, body->str, body->len)) == SQS_OK) {
+	if ((st = sqs_send(dlq, a->body.s, a->body.n)) == SQS_OK) {
 		stats_add(&stats, S_PARKED, 1);
 		return 1;
 	}
 	if (st == SQS_EREFUSED)
 		errx(EXIT_CONFIG, "dead-letter queue: %s", sqs_error(dlq));
-	tool_log_message(0, id->type == JF_STRING ? id->str : NULL,
-	    id->type == JF_STRING ? id->len : 0, "not parked", sqs_error(dlq),
-	    strlen(sqs_error(dlq)));
+	tool_log_message(0, a->message_id.s, a->message_id.n, "not parked",
+	    sqs_error(dlq), strlen(sqs_error(dlq)));
 	++*failed;
 	return 0;
 }
@@ -157,30 +154,28 @@ static int
 batch_add(struct batch *b, struct jfields_parser *p, const char *line,
     size_t len, struct sqs *dlq, long *failed)
 {
-	struct jfields_field f[A_COUNT] = {
-		[A_MESSAGE_ID] = JF_FIELD("message_id"),
-		[A_RECEIPT_HANDLE] = JF_FIELD("receipt_handle"),
-		[A_REJECT] = JF_FIELD("reject"),
-		[A_BODY] = JF_FIELD("body"),
-	};
-	struct jfields_field *id = &f[A_MESSAGE_ID], *rh = &f[A_RECEIPT_HANDLE];
+	struct ndjson_ack a;
 
-	if (jfields_parse(p, line, len, f, A_COUNT) != JF_OK)
+	switch (ndjson_ack_read(p, line, len, &a)) {
+	case NDJSON_UNUSABLE:
 		return -1;
-	if (rh->type != JF_STRING || rh->len == 0 ||
-	    memchr(rh->str, '\0', rh->len) != NULL)
-		return f[A_REJECT].type != JF_ABSENT ? 0 : -1;
-	/* A reject is deleted only once it is safe in the dead-letter
-	 * queue: a crash in between leaves it in both, never in neither. */
-	if (f[A_REJECT].type != JF_ABSENT &&
-	    (dlq == NULL || !park(dlq, id, &f[A_BODY], failed)))
-		return 0;
-	if ((b->entry[b->n].receipt_handle = strndup(rh->str, rh->len)) ==
-	    NULL)
+	case NDJSON_REJECT:
+		/* A reject is deleted only once it is safe in the
+		 * dead-letter queue: a crash in between leaves it in both,
+		 * never in neither. */
+		if (a.receipt_handle.s == NULL || dlq == NULL ||
+		    !park(dlq, &a, failed))
+			return 0;
+		break;
+	case NDJSON_ACK:
+		break;
+	}
+	if ((b->entry[b->n].receipt_handle = strndup(a.receipt_handle.s,
+	    a.receipt_handle.n)) == NULL)
 		err(EXIT_IO, "out of memory");
 	b->message_id[b->n] = NULL;
-	if (id->type == JF_STRING && memchr(id->str, '\0', id->len) == NULL &&
-	    (b->message_id[b->n] = strndup(id->str, id->len)) == NULL)
+	if (a.message_id.s != NULL && (b->message_id[b->n] =
+	    strndup(a.message_id.s, a.message_id.n)) == NULL)
 		err(EXIT_IO, "out of memory");
 	b->n++;
 	return 1;
