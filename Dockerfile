@@ -17,12 +17,14 @@ RUN make -j"$(nproc)" && make install DESTDIR=/out PREFIX=/usr/local
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        bash ca-certificates libcurl4 libyajl2 libexpat1 libssl3 libpq5 \
+        bash ca-certificates libcurl4 libyajl2 libexpat1 libssl3 libpq5 tini \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home fetch
 COPY --from=build /out/usr/local /usr/local
 USER fetch
 # No key is baked in: mount one (mode 600, owned by uid 10001) and point
 # PII_MASK_KEY_FILE at it, e.g. a compose or Kubernetes secret.
-ENTRYPOINT []
+# tini as PID 1 reaps and passes SIGTERM on to pipeline.sh, which drains
+# the stages (sqs-recv first; the end of input flows down) and exits 0.
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["pipeline.sh"]

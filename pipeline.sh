@@ -102,18 +102,24 @@ if [ "$version" -eq 1 ]; then
 	exit 0
 fi
 
-# -j N: N copies of this pipeline, each a process group of its own; the
-# status is the worst of theirs, as below.
+# -j N: N copies of this pipeline; the status is the worst of theirs, as
+# below.  SIGTERM and SIGINT are passed to each copy, which drains.
 if [ "$jobs" -gt 1 ]; then
 	pids=()
 	for _ in $(seq "$jobs"); do
 		"$0" ${args[@]+"${args[@]}"} &
 		pids+=($!)
 	done
+	trap 'kill -TERM "${pids[@]}" 2>/dev/null || true' INT TERM
 	blame=0
 	for pid in "${pids[@]}"; do
 		s=0
-		wait "$pid" || s=$?
+		# wait returns early, above 128, when a signal is trapped
+		while :; do
+			s=0
+			wait "$pid" || s=$?
+			kill -0 "$pid" 2>/dev/null || break
+		done
 		if [ "$blame" -eq 0 ] || { [ "$blame" -eq 4 ] && [ "$s" -ne 0 ]; }; then
 			blame=$s
 		fi
@@ -121,18 +127,61 @@ if [ "$jobs" -gt 1 ]; then
 	exit "$blame"
 fi
 
+# The stages run in the background, so that this shell (PID 1 in a
+# container, too) can take SIGTERM and SIGINT while they work.  Each
+# records its pid and its exit status.  The first signal goes to sqs-recv
+# alone: it abandons its poll and closes its output, and the end of input
+# flows down, pii-mask finishing, pg-load committing what it holds,
+# sqs-ack deleting it, all exiting 0.  A second signal ends every stage at
+# once; nothing is lost, as nothing uncommitted was acknowledged.
+dir=$(mktemp -d "${TMPDIR:-/tmp}/pipeline.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+
+# stage INDEX CMD...: runs CMD on this element's stdin and stdout.
+stage() {
+	local i=$1
+	shift
+	# This shell outlives the signals (the tool takes them).  Caught,
+	# not ignored: an ignored signal would stay ignored in the tool
+	# until it sets its handler.
+	trap : INT TERM
+	"$@" <&0 &
+	echo "$!" >"$dir/pid.$i"
+	wait "$!" && echo 0 >"$dir/status.$i" || echo "$?" >"$dir/status.$i"
+}
+
+signals=0
+# shellcheck disable=SC2317 # called by the trap
+on_signal() {
+	local i pid
+	signals=$((signals + 1))
+	if [ "$signals" -eq 1 ]; then
+		if pid=$(cat "$dir/pid.0" 2>/dev/null); then
+			kill -TERM "$pid" 2>/dev/null || :	# sqs-recv alone
+		fi
+		return
+	fi
+	for i in 0 1 2 3; do
+		if pid=$(cat "$dir/pid.$i" 2>/dev/null); then
+			kill -KILL "$pid" 2>/dev/null || :
+		fi
+	done
+}
+trap on_signal INT TERM
+
 set +e
-"${bin}sqs-recv" ${recv[@]+"${recv[@]}"} |
-	"${bin}pii-mask" ${mask[@]+"${mask[@]}"} |
-	"${bin}pg-load" ${load[@]+"${load[@]}"} |
-	"${bin}sqs-ack" ${ack[@]+"${ack[@]}"}
-status=("${PIPESTATUS[@]}")
+stage 0 "${bin}sqs-recv" ${recv[@]+"${recv[@]}"} |
+	stage 1 "${bin}pii-mask" ${mask[@]+"${mask[@]}"} |
+	stage 2 "${bin}pg-load" ${load[@]+"${load[@]}"} |
+	stage 3 "${bin}sqs-ack" ${ack[@]+"${ack[@]}"} &
+# wait returns early, above 128, each time a signal is trapped
+until wait; do :; done
 set -e
 
 stages=(sqs-recv pii-mask pg-load sqs-ack)
 blame=0
 for i in 0 1 2 3; do
-	s=${status[$i]}
+	s=$(cat "$dir/status.$i" 2>/dev/null || echo 1)
 	[ "$s" -eq 0 ] && continue
 	echo "pipeline.sh: ${stages[$i]} exited with status $s" >&2
 	if [ "$blame" -eq 0 ] || { [ "$blame" -eq 4 ] && [ "$s" -ne 4 ]; }; then

@@ -10,7 +10,6 @@
 #include "exitcode.h"
 #include "sqstool.h"
 
-volatile sig_atomic_t sqstool_stop;
 
 int
 sqstool_option(struct sqstool *t, int c, const char *arg)
@@ -57,26 +56,6 @@ xsqs_open(const struct sqstool *t)
 	if ((q = sqs_open(url, &t->sqs, why, sizeof(why))) == NULL)
 		errx(EXIT_CONFIG, "%s", why);
 	return q;
-}
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	sqstool_stop = 1;
-}
-
-void
-sqstool_catch_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: let blocking calls return */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 }
 
 int

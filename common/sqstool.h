@@ -46,14 +46,6 @@ int sqstool_option(struct sqstool *t, int c, const char *arg);
  * when there is none, EXIT_CONFIG when the client cannot be set up. */
 struct sqs *xsqs_open(const struct sqstool *t);
 
-/* Set by SIGTERM and SIGINT once sqstool_catch_signals() has run. */
-extern volatile sig_atomic_t sqstool_stop;
-
-/* Makes SIGTERM and SIGINT set sqstool_stop instead of killing, so a
- * tool can finish what it holds; system calls they interrupt fail with
- * EINTR rather than restart. */
-void sqstool_catch_signals(void);
-
 /* The exit status for a failed call. */
 int sqstool_exit_status(enum sqs_status st);
 

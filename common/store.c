@@ -149,7 +149,15 @@ store_open(const char *conninfo, long retry_ms, char *err, size_t errlen)
 		return NULL;
 	}
 	s->retry_ms = retry_ms;
-	s->conn = PQconnectdb(conninfo ? conninfo : "");
+	{
+		/* A name in pg_stat_activity, unless the user gave one. */
+		const char *const keys[] = { "dbname",
+		    "fallback_application_name", NULL };
+		const char *const values[] = { conninfo ? conninfo : "",
+		    "pg-load", NULL };
+
+		s->conn = PQconnectdbParams(keys, values, 1);
+	}
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		char *nl;
 

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "exitcode.h"
@@ -17,6 +18,33 @@ void
 tool_init_output(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+}
+
+volatile sig_atomic_t tool_stop;
+
+static void
+on_signal(int sig)
+{
+	if (tool_stop) {
+		/* The second: end as the signal would have. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	tool_stop = 1;
+}
+
+void
+tool_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: let blocking calls return */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }
 
 void

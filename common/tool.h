@@ -8,6 +8,8 @@
 #ifndef TOOL_H
 #define TOOL_H
 
+#include <signal.h>
+
 #include "obuf.h"
 
 /* The size at which a tool writes its output buffer out even if more
@@ -17,6 +19,16 @@
 /* Makes a closed pipe an EPIPE error to report, instead of a silent
  * SIGPIPE death halfway through a line. */
 void tool_init_output(void);
+
+/* Set by the first SIGTERM or SIGINT once tool_catch_signals() has run. */
+extern volatile sig_atomic_t tool_stop;
+
+/* Makes the first SIGTERM or SIGINT set tool_stop instead of killing, so
+ * the tool can end cleanly: it interrupts a blocking read or wait (no
+ * SA_RESTART), and the tool finishes what it holds and exits 0.  A second
+ * signal ends the tool at once, as the signal would have: nothing is
+ * acknowledged that was not stored, so nothing is lost either way. */
+void tool_catch_signals(void);
 
 /* Writes out to standard output and empties it; on failure exits EXIT_IO. */
 void xwrite(struct obuf *out);

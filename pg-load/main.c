@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,7 @@ main(int argc, char *argv[])
 	long retry_s = 60, prune_days = -1;
 	int c, create = 0;
 	struct lines in;
+	sigset_t sigs;
 	char why[512];
 	size_t len;
 
@@ -431,13 +433,26 @@ main(int argc, char *argv[])
 	stats_init(&ld.stats, "pg-load", (const char *const[]){ "lines",
 	    "stored", "duplicates", "rejected", "refused", "batches", NULL },
 	    "lines");
+	/* The committers never take SIGTERM or SIGINT: the signal must
+	 * interrupt this thread's read. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	for (int i = 0; i < ld.nconn; i++)
 		if ((errno = pthread_create(&ld.comm[i].thread, NULL, committer,
 		    &ld.comm[i])) != 0)
 			err(EXIT_IO, "starting a committer thread");
+	tool_catch_signals();
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
 	for (;;) {
 		long wait = -1;
 		enum lines_result r;
+
+		/* SIGTERM, SIGINT: stop reading; the batches read are
+		 * stored and acknowledged below, then exit 0. */
+		if (tool_stop)
+			break;
 
 		/* A partial batch waits at most flush_ms from its first row,
 		 * so acknowledgements flow in a quiet live pipeline. */

@@ -328,11 +328,17 @@ main(int argc, char *argv[])
 	/* A line may be a body, and a body must have every key once. */
 	jfields_init(&m.line, NDJSON_MAX_DEPTH, JF_UNIQUE_KEYS);
 	jfields_init(&m.body, NDJSON_MAX_DEPTH, JF_UNIQUE_KEYS);
+	tool_catch_signals();
 	for (;;) {
+		enum lines_result r;
+
+		/* SIGTERM, SIGINT: what was read is written, then exit 0
+		 * (the unread rest is not lost: nothing of it is acked). */
+		if (tool_stop)
+			break;
 		/* Write out only when the next line would make us wait, or
 		 * in large chunks. */
-		enum lines_result r = lines_next(&in, m.out.len ? 0 : -1, &line,
-		    &len);
+		r = lines_next(&in, m.out.len ? 0 : -1, &line, &len);
 
 		if (r == LINES_EOF)
 			break;

@@ -246,7 +246,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sqstool t = { .sqs.stop = &sqstool_stop }, dt;
+	struct sqstool t = { .sqs.stop = &tool_stop }, dt;
 	const char *line, *dlq_url = NULL;
 	struct sqs *dlq = NULL;
 	long parked_failed = 0;
@@ -296,14 +296,14 @@ main(int argc, char *argv[])
 		dlq = xsqs_open(&dt);
 	}
 	tool_init_output();
-	sqstool_catch_signals();
+	tool_catch_signals();
 	if (lines_init(&in, 0, NDJSON_MAX_LINE) < 0)
 		err(EXIT_IO, "buffers");
 	jfields_init(&parser, NDJSON_MAX_DEPTH, 0);
 
 	stats_init(&stats, "sqs-ack", (const char *const[]){ "deleted",
 	    "stale", "failed", "parked", "calls", NULL }, "deleted");
-	while (!sqstool_stop) {
+	while (!tool_stop) {
 		enum lines_result r = lines_next(&in, 0, &line, &len);
 
 		if (r == LINES_EOF)

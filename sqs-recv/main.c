@@ -102,7 +102,7 @@ ask(struct recv *r, struct slot *s)
 {
 	s->want = r->max == 0 || r->max - r->asked >= 10 ? 10 :
 	    (int)(r->max - r->asked);
-	if (r->empty || sqstool_stop || s->want <= 0)
+	if (r->empty || tool_stop || s->want <= 0)
 		return;
 	r->asked += s->want;
 	clock_gettime(CLOCK_MONOTONIC, &s->t0);
@@ -154,7 +154,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct recv r = { .t.sqs.stop = &sqstool_stop, .wait = -1,
+	struct recv r = { .t.sqs.stop = &tool_stop, .wait = -1,
 	    .visibility = -1, .concurrency = 1 };
 	struct slot slots[SQSTOOL_MAX_CONCURRENCY];
 	struct sqs_call *call;
@@ -209,7 +209,7 @@ main(int argc, char *argv[])
 		if ((slots[i].call = sqs_call_new(q)) == NULL)
 			err(EXIT_IO, "out of memory");
 	tool_init_output();
-	sqstool_catch_signals();
+	tool_catch_signals();
 	stats_init(&r.stats, "sqs-recv", (const char *const[]){ "received",
 	    "receives", "empty_receives", "skipped", NULL }, "received");
 	for (long i = 0; i < r.concurrency; i++)

@@ -82,3 +82,13 @@ print(json.dumps(eval(sys.argv[2])))' "$@"
 	# and the option it runs exists
 	"$FA_TOP/bin/pg-load" --help | grep -q -- '--prune-ledger DAYS'
 }
+
+@test "containers: the image runs under tini, compose sets init and a grace period, the pod's grace period fits" {
+	grep -q '^ENTRYPOINT \["/usr/bin/tini", "--"\]$' "$FA_TOP/Dockerfile"
+	grep -q 'tini' <(sed -n '/^FROM debian:12-slim$/,$p' "$FA_TOP/Dockerfile")
+	c=$FA_TOP/compose.yaml
+	[ "$(y "$c" 'c["services"]["pipeline"]["init"]')" = true ]
+	[ "$(y "$c" 'c["services"]["pipeline"]["stop_grace_period"]')" = '"30s"' ]
+	d=$FA_TOP/deploy/kubernetes/deployment.yaml
+	[ "$(y "$d" 'c["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]')" -ge 30 ]
+}
