@@ -9,24 +9,40 @@ set -eu -o pipefail
 
 usage() {
 	cat <<'USAGE'
-usage: pipeline.sh [-j N] [--queue-url URL] [--until-empty] [--max-messages N]
+usage: pipeline.sh [-j N] [--queue-url URL] [--endpoint-url URL]
+                   [--protocol json|query|auto] [--ca-bundle FILE]
+                   [--concurrency N] [--until-empty] [--max-messages N]
                    [--wait-seconds S] [--visibility-timeout S]
-                   [--key-file FILE] [--dbname CONNINFO] [--create]
-                   [--batch-rows N] [--flush-ms MS] [--retry-seconds S]
-                   [--dead-letter-queue URL] [--protocol P] [--version]
+                   [--key-file FILE] [--mode hmac|siv] [--key-id ID]
+                   [--dbname CONNINFO] [--create] [--batch-rows N]
+                   [--connections N] [--flush-ms MS] [--retry-seconds S]
+                   [--dead-letter-queue URL] [--stats] [--metrics-file PATH]
+                   [--version]
 
 Runs sqs-recv | pii-mask | pg-load | sqs-ack; with -j N, N such pipelines
 side by side (SQS spreads the messages, the ledger keeps them exactly
-once, and each pipeline takes one PostgreSQL connection).  Options go to the stages
-that take them: --queue-url to sqs-recv and sqs-ack; --until-empty,
---max-messages, --wait-seconds, --visibility-timeout to sqs-recv;
---key-file to pii-mask; --dbname, --create, --batch-rows, --flush-ms,
---retry-seconds to pg-load; --protocol to sqs-recv and sqs-ack;
---dead-letter-queue to sqs-ack (rejected messages are parked there at once,
-pii-mask carrying their bodies).  The environment of each tool applies
-(SQS_QUEUE_URL, PII_MASK_KEY_FILE, PG*, AWS_*); FETCH_AWARDS_BIN names the
-directory of the tools (default: beside this script).  --version prints
-the version of those tools.
+once).  Each option goes to the stages that take it:
+  sqs-recv and sqs-ack  --queue-url, --endpoint-url, --protocol,
+                        --ca-bundle, --concurrency
+  sqs-recv              --until-empty, --max-messages, --wait-seconds,
+                        --visibility-timeout
+  pii-mask              --key-file, --mode, --key-id
+  pg-load               --dbname, --create, --batch-rows, --connections,
+                        --flush-ms, --retry-seconds
+  sqs-ack               --dead-letter-queue (and pii-mask --reject-body:
+                        rejected messages are parked there at once)
+  every stage           --stats (one summary line each), --metrics-file
+                        PATH (one file per stage: PATH with the stage's
+                        name, and with -j N the pipeline's number, before
+                        its extension: metrics.prom -> metrics.pg-load.prom,
+                        metrics.pg-load.2.prom)
+The environment of each tool applies (SQS_QUEUE_URL, PII_MASK_KEY_FILE, PG*,
+AWS_*); FETCH_AWARDS_BIN names the directory of the tools (default: beside
+this script).  --version prints the version of those tools.
+
+SIGTERM or SIGINT goes to sqs-recv alone: it stops polling, and the end of
+input drains the other stages, which all exit 0.  A second signal ends
+every stage at once.
 
 Exit status: 0 all stages succeeded; otherwise the status of the failing
 stage (1 partial, 2 usage, 3 configuration, 4 I/O, 5 SQS, 6 PostgreSQL).
@@ -34,7 +50,7 @@ USAGE
 }
 
 recv=() mask=() load=() ack=()
-jobs=1 args=() version=0
+jobs=1 args=() version=0 metrics=""
 while [ $# -gt 0 ]; do
 	opt=$1
 	case $opt in
@@ -55,11 +71,14 @@ while [ $# -gt 0 ]; do
 	case $opt in
 	--until-empty) recv+=("$opt") ;;
 	--create) load+=("$opt") ;;
+	--stats) recv+=("$opt"); mask+=("$opt"); load+=("$opt"); ack+=("$opt") ;;
 	-h|--help) usage; exit 0 ;;
 	-V|--version) version=1 ;;
-	--queue-url|--max-messages|--wait-seconds|--visibility-timeout|\
-	--key-file|--dbname|--batch-rows|--flush-ms|--retry-seconds|\
-	--dead-letter-queue|--protocol)
+	--queue-url|--endpoint-url|--protocol|--ca-bundle|--concurrency|\
+	--max-messages|--wait-seconds|--visibility-timeout|\
+	--key-file|--mode|--key-id|\
+	--dbname|--batch-rows|--connections|--flush-ms|--retry-seconds|\
+	--dead-letter-queue|--metrics-file)
 		if [ $# -lt 2 ]; then
 			echo "pipeline.sh: $opt needs a value" >&2
 			usage >&2
@@ -67,10 +86,13 @@ while [ $# -gt 0 ]; do
 		fi
 		args+=("$2")
 		case $opt in
-		--queue-url|--protocol) recv+=("$opt" "$2"); ack+=("$opt" "$2") ;;
+		--queue-url|--endpoint-url|--protocol|--ca-bundle|--concurrency)
+			recv+=("$opt" "$2"); ack+=("$opt" "$2") ;;
 		--dead-letter-queue) ack+=("$opt" "$2"); mask+=(--reject-body) ;;
-		--key-file) mask+=("$opt" "$2") ;;
-		--dbname|--batch-rows|--flush-ms|--retry-seconds) load+=("$opt" "$2") ;;
+		--key-file|--mode|--key-id) mask+=("$opt" "$2") ;;
+		--dbname|--batch-rows|--connections|--flush-ms|--retry-seconds)
+			load+=("$opt" "$2") ;;
+		--metrics-file) metrics=$2 ;;
 		*) recv+=("$opt" "$2") ;;
 		esac
 		shift ;;
@@ -81,6 +103,21 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+
+# metrics_file STAGE: the stage's own file, from --metrics-file PATH.
+metrics_file() {
+	local base=$metrics ext="" n=${FA_PIPELINE_NUMBER:+.$FA_PIPELINE_NUMBER}
+	case ${metrics##*/} in
+	?*.*) ext=.${metrics##*.}; base=${metrics%.*} ;;
+	esac
+	echo "$base.$1$n$ext"
+}
+if [ -n "$metrics" ]; then
+	recv+=(--metrics-file "$(metrics_file sqs-recv)")
+	mask+=(--metrics-file "$(metrics_file pii-mask)")
+	load+=(--metrics-file "$(metrics_file pg-load)")
+	ack+=(--metrics-file "$(metrics_file sqs-ack)")
+fi
 
 # The tools in $FETCH_AWARDS_BIN, else beside this script (bin/ in the
 # source tree, or the same directory once installed), else the PATH.
@@ -106,8 +143,8 @@ fi
 # below.  SIGTERM and SIGINT are passed to each copy, which drains.
 if [ "$jobs" -gt 1 ]; then
 	pids=()
-	for _ in $(seq "$jobs"); do
-		"$0" ${args[@]+"${args[@]}"} &
+	for i in $(seq "$jobs"); do
+		FA_PIPELINE_NUMBER=$i "$0" ${args[@]+"${args[@]}"} &
 		pids+=($!)
 	done
 	trap 'kill -TERM "${pids[@]}" 2>/dev/null || true' INT TERM

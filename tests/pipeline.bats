@@ -161,3 +161,39 @@ table_rows() {
 	[ "$(fa_psql -c "SELECT count(*), count(DISTINCT user_id) FROM user_logins")" = "$VALID|$VALID" ]
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 6 ]
 }
+
+@test "pipeline.sh takes every stage option a pipeline can use, and hands each to its stages" {
+	# every option each tool's --help defines, but for those that are
+	# not a pipeline's: --reveal (another mode), --reject-body (set by
+	# --dead-letter-queue), --prune-ledger (maintenance), --help, --version
+	for t in sqs-recv pii-mask pg-load sqs-ack; do
+		"$FA_TOP/bin/$t" --help | sed -nE 's/^ +(-[A-Za-z], )?(--[a-z-]+)( ([A-Z|a-z]+))?.*/\2 \4/p'
+	done | sort -u | grep -vE '^--(reveal|reject-body|prune-ledger|help|version) ' >"$BATS_TEST_TMPDIR/opts"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/opts")" -ge 20 ]
+	./pipeline.sh --help >"$BATS_TEST_TMPDIR/help"
+	while read -r opt value; do
+		grep -q -- "$opt" "$BATS_TEST_TMPDIR/help" || { echo "not in --help: $opt"; false; }
+		./pipeline.sh "$opt" ${value:+x} --version >/dev/null || { echo "refused: $opt"; false; }
+	done <"$BATS_TEST_TMPDIR/opts"
+	# handed on: the stages get them (a bad value is the stage's to refuse)
+	run ./pipeline.sh --until-empty --concurrency 0
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"sqs-recv"*"--concurrency"* ]]
+	run ./pipeline.sh --until-empty --mode nonsense
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"pii-mask"* ]]
+}
+
+@test "pipeline.sh --stats and --metrics-file: one summary and one file per stage, and per pipeline with -j" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	./pipeline.sh --until-empty --wait-seconds 0 --create --stats \
+	    --metrics-file "$BATS_TEST_TMPDIR/m/fa.prom" 2>"$BATS_TEST_TMPDIR/err"
+	[ "$(grep -c '^{"tool":' "$BATS_TEST_TMPDIR/err")" -eq 4 ]
+	ls "$BATS_TEST_TMPDIR/m" >"$BATS_TEST_TMPDIR/files"
+	printf '%s\n' fa.pg-load.prom fa.pii-mask.prom fa.sqs-ack.prom fa.sqs-recv.prom |
+	    diff -u - "$BATS_TEST_TMPDIR/files"
+	rm -f "$BATS_TEST_TMPDIR/m"/*
+	./pipeline.sh -j 2 --until-empty --wait-seconds 0 --metrics-file "$BATS_TEST_TMPDIR/m/fa.prom"
+	[ "$(ls "$BATS_TEST_TMPDIR/m" | wc -l)" -eq 8 ]
+	[ -f "$BATS_TEST_TMPDIR/m/fa.pg-load.2.prom" ]
+}
