@@ -17,7 +17,7 @@ usage: pipeline.sh [-j N] [--queue-url URL] [--endpoint-url URL]
                    [--dbname CONNINFO] [--create] [--batch-rows N]
                    [--connections N] [--flush-ms MS] [--retry-seconds S]
                    [--dead-letter-queue URL] [--stats] [--metrics-file PATH]
-                   [--version]
+                   [--health-file PATH] [--version]
 
 Runs sqs-recv | pii-mask | pg-load | sqs-ack; with -j N, N such pipelines
 side by side (SQS spreads the messages, the ledger keeps them exactly
@@ -32,9 +32,10 @@ once).  Each option goes to the stages that take it:
   sqs-ack               --dead-letter-queue (and pii-mask --reject-body:
                         rejected messages are parked there at once)
   every stage           --stats (one summary line each), --metrics-file
-                        PATH (one file per stage: PATH with the stage's
-                        name, and with -j N the pipeline's number, before
-                        its extension: metrics.prom -> metrics.pg-load.prom,
+                        PATH and --health-file PATH (one file per stage:
+                        PATH with the stage's name, and with -j N the
+                        pipeline's number, before its extension:
+                        metrics.prom -> metrics.pg-load.prom,
                         metrics.pg-load.2.prom)
 The environment of each tool applies (SQS_QUEUE_URL, PII_MASK_KEY_FILE, PG*,
 AWS_*); FETCH_AWARDS_BIN names the directory of the tools (default: beside
@@ -50,7 +51,7 @@ USAGE
 }
 
 recv=() mask=() load=() ack=()
-jobs=1 args=() version=0 metrics=""
+jobs=1 args=() version=0 metrics="" health=""
 while [ $# -gt 0 ]; do
 	opt=$1
 	case $opt in
@@ -78,7 +79,7 @@ while [ $# -gt 0 ]; do
 	--max-messages|--wait-seconds|--visibility-timeout|\
 	--key-file|--mode|--key-id|\
 	--dbname|--batch-rows|--connections|--flush-ms|--retry-seconds|\
-	--dead-letter-queue|--metrics-file)
+	--dead-letter-queue|--metrics-file|--health-file)
 		if [ $# -lt 2 ]; then
 			echo "pipeline.sh: $opt needs a value" >&2
 			usage >&2
@@ -93,6 +94,7 @@ while [ $# -gt 0 ]; do
 		--dbname|--batch-rows|--connections|--flush-ms|--retry-seconds)
 			load+=("$opt" "$2") ;;
 		--metrics-file) metrics=$2 ;;
+		--health-file) health=$2 ;;
 		*) recv+=("$opt" "$2") ;;
 		esac
 		shift ;;
@@ -104,20 +106,24 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-# metrics_file STAGE: the stage's own file, from --metrics-file PATH.
-metrics_file() {
-	local base=$metrics ext="" n=${FA_PIPELINE_NUMBER:+.$FA_PIPELINE_NUMBER}
-	case ${metrics##*/} in
-	?*.*) ext=.${metrics##*.}; base=${metrics%.*} ;;
+# stage_file PATH STAGE: the stage's own file of a --metrics-file or
+# --health-file PATH.
+stage_file() {
+	local base=$1 ext="" n=${FA_PIPELINE_NUMBER:+.$FA_PIPELINE_NUMBER}
+	case ${1##*/} in
+	?*.*) ext=.${1##*.}; base=${1%.*} ;;
 	esac
-	echo "$base.$1$n$ext"
+	echo "$base.$2$n$ext"
 }
-if [ -n "$metrics" ]; then
-	recv+=(--metrics-file "$(metrics_file sqs-recv)")
-	mask+=(--metrics-file "$(metrics_file pii-mask)")
-	load+=(--metrics-file "$(metrics_file pg-load)")
-	ack+=(--metrics-file "$(metrics_file sqs-ack)")
-fi
+for pair in "metrics-file $metrics" "health-file $health"; do
+	opt=${pair%% *} path=${pair#* }
+	[ -n "$path" ] || continue
+	mkdir -p "$(dirname "$path")"
+	recv+=("--$opt" "$(stage_file "$path" sqs-recv)")
+	mask+=("--$opt" "$(stage_file "$path" pii-mask)")
+	load+=("--$opt" "$(stage_file "$path" pg-load)")
+	ack+=("--$opt" "$(stage_file "$path" sqs-ack)")
+done
 
 # The tools in $FETCH_AWARDS_BIN, else beside this script (bin/ in the
 # source tree, or the same directory once installed), else the PATH.

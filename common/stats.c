@@ -2,9 +2,11 @@
  * stats.c - counting and showing it.  See stats.h.
  */
 #include <err.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "jsonw.h"
@@ -28,9 +30,38 @@ stats_option(struct stats *s, int c, const char *arg)
 		s->enabled = 1;
 	else if (c == 'M')
 		s->metrics_path = arg;
+	else if (c == 'L')
+		s->health_path = arg;
 	else
 		return 0;
 	return 1;
+}
+
+static void write_metrics(struct stats *s);
+
+/* The tool's stats, for stats_finish() at exit. */
+static struct stats *at_exit;
+
+static void
+finish_at_exit(void)
+{
+	if (at_exit != NULL)
+		stats_finish(at_exit);
+}
+
+/* Sets the health file's time to now, creating it if need be. */
+static void
+touch_health(const struct stats *s)
+{
+	int fd;
+
+	if (s->health_path == NULL)
+		return;
+	if ((fd = open(s->health_path, O_WRONLY | O_CREAT | O_CLOEXEC,
+	    0644)) < 0 || futimens(fd, NULL) < 0)
+		warn("health file %s", s->health_path);
+	if (fd >= 0)
+		close(fd);
 }
 
 void
@@ -45,8 +76,13 @@ stats_init(struct stats *s, const char *tool, const char *const *names,
 	s->rate_of = rate_of;
 	atomic_flag_clear(&s->reasons_busy);
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
-	s->last_tick = s->start;
+	s->last_tick = s->last_metrics = s->start;
 	s->progress = isatty(STDERR_FILENO);
+	at_exit = s;
+	atexit(finish_at_exit);
+	if (s->metrics_path != NULL)
+		write_metrics(s);	/* an idle tool has its file at once */
+	touch_health(s);
 }
 
 static void
@@ -210,18 +246,19 @@ progress(struct stats *s, int final)
 void
 stats_tick(struct stats *s)
 {
-	static const double every = 1.0;
+	static const double every = 1.0, metrics_every = 10.0;
 
-	if (!(s->progress && s->enabled) && s->metrics_path == NULL)
-		return;
 	if (seconds_since(&s->last_tick) < every)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &s->last_tick);
+	touch_health(s);
 	if (s->progress && s->enabled)
 		progress(s, 0);
 	if (s->metrics_path != NULL &&
-	    ((long)seconds_since(&s->start)) % 10 == 0)
+	    seconds_since(&s->last_metrics) >= metrics_every) {
+		s->last_metrics = s->last_tick;
 		write_metrics(s);
+	}
 }
 
 static void summary(struct stats *, double);
@@ -231,6 +268,9 @@ stats_finish(struct stats *s)
 {
 	double t = seconds_since(&s->start);
 
+	if (s->finished)
+		return;
+	s->finished = 1;
 	if (s->progress && s->enabled && seconds_since(&s->start) >= 1.0)
 		progress(s, 1);
 	if (s->metrics_path != NULL)

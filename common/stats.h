@@ -2,8 +2,11 @@
  * stats.h - what a tool counts, and three ways to show it: with --stats,
  * a one-line JSON summary on stderr at exit and, while stderr is a
  * terminal, a progress line; with --metrics-file, Prometheus text-format
- * metrics written atomically (every 10 s and at exit) for node_exporter's
- * textfile collector.
+ * metrics written atomically (at start, every 10 s while the tool runs or
+ * idles, and at every exit, failures included) for node_exporter's
+ * textfile collector.  With --health-file, a file whose modification time
+ * the tool sets at least every STATS_TICK_MS while its loop is alive, for
+ * a supervisor's liveness probe (no HTTP).
  *
  * Counters are atomic: pg-load counts from two threads.  Names are fixed
  * by the tool; reject reasons (fixed phrases, no data) are counted by
@@ -17,6 +20,8 @@
 #include <time.h>
 
 #define STATS_MAX 8		/* counters per tool */
+/* The longest a tool's loop waits without calling stats_tick(). */
+#define STATS_TICK_MS 1000
 #define STATS_MAX_REASONS 48
 
 struct stats {
@@ -35,8 +40,10 @@ struct stats {
 	} rejects, notes;
 	/* batch latency, in microseconds: sum, count, last */
 	atomic_long latency_sum_us, latency_count, latency_last_us;
-	struct timespec start, last_tick;
+	struct timespec start, last_tick, last_metrics;
 	const char *metrics_path;	/* NULL: none */
+	const char *health_path;	/* NULL: none */
+	int finished;		/* stats_finish() has run */
 	int progress;		/* stderr is a terminal */
 	int enabled;		/* --stats */
 };
@@ -44,17 +51,21 @@ struct stats {
 /* The options every tool takes, for getopt_long, and their help. */
 #define STATS_LONGOPTS							\
 	{ "stats", no_argument, NULL, 'S' },				\
-	{ "metrics-file", required_argument, NULL, 'M' }
-#define STATS_SHORTOPTS "SM:"
+	{ "metrics-file", required_argument, NULL, 'M' },		\
+	{ "health-file", required_argument, NULL, 'L' }
+#define STATS_SHORTOPTS "SM:L:"
 #define STATS_USAGE							\
 	"  -S, --stats              a one-line JSON summary on stderr at exit\n" \
-	"  -M, --metrics-file PATH  Prometheus metrics, rewritten atomically\n"
+	"  -M, --metrics-file PATH  Prometheus metrics, rewritten atomically\n" \
+	"  -L, --health-file PATH   touched every second while the tool lives\n"
 
 /* Takes option c if it is one of the above; returns 1 if it was. */
 int stats_option(struct stats *s, int c, const char *arg);
 
 /* Starts counting for tool with the counters named (NULL-terminated);
- * rate_of names the one whose rate the summary gives. */
+ * rate_of names the one whose rate the summary gives.  Writes the metrics
+ * and touches the health file at once, and makes sure stats_finish()
+ * runs at exit, whatever the exit. */
 void stats_init(struct stats *s, const char *tool, const char *const *names,
     const char *rate_of);
 
@@ -75,12 +86,14 @@ void stats_note(struct stats *s, const char *reason, size_t len);
 /* Records how long one batch took, from t0. */
 void stats_latency(struct stats *s, const struct timespec *t0);
 
-/* Called often: at most once a second, updates the progress line and
- * (every 10 s) the metrics file. */
+/* Called often, and at least every STATS_TICK_MS, idle or not: at most
+ * once a second, touches the health file and updates the progress line;
+ * every 10 s, the metrics file. */
 void stats_tick(struct stats *s);
 
 /* At exit: ends the progress line, writes the metrics file and, with
- * --stats, the summary.  Never fails the tool: errors are warnings. */
+ * --stats, the summary; once, also when called again by atexit().
+ * Never fails the tool: errors are warnings. */
 void stats_finish(struct stats *s);
 
 #endif

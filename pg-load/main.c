@@ -242,8 +242,21 @@ flush_batch(struct loader *ld)
 	pthread_mutex_lock(&ld->mu);
 	ld->todo[(ld->todo_head + ld->ntodo++) % n] = ld->cur;
 	pthread_cond_broadcast(&ld->cv);
-	while (ld->nspare == 0)
-		pthread_cond_wait(&ld->cv, &ld->mu);
+	while (ld->nspare == 0) {
+		struct timespec until;
+
+		/* Every batch is being stored (or retried while the server
+		 * is away): wait, showing now and then that we live. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += STATS_TICK_MS / 1000;
+		if (pthread_cond_timedwait(&ld->cv, &ld->mu, &until) == 0)
+			continue;
+		pthread_mutex_unlock(&ld->mu);
+		pthread_mutex_lock(&ld->out_mu);
+		stats_tick(&ld->stats);
+		pthread_mutex_unlock(&ld->out_mu);
+		pthread_mutex_lock(&ld->mu);
+	}
 	ld->cur = ld->spare[--ld->nspare];
 	pthread_mutex_unlock(&ld->mu);
 }
@@ -407,6 +420,13 @@ main(int argc, char *argv[])
 	}
 	if (prune_days > 0)
 		ld.nconn = 1;
+	/* From here a signal stops the tool cleanly, even while it
+	 * connects (tool.h). */
+	tool_catch_signals();
+	/* Before anything can fail: a failing exit leaves its stats too. */
+	stats_init(&ld.stats, "pg-load", (const char *const[]){ "lines",
+	    "stored", "duplicates", "rejected", "refused", "batches", NULL },
+	    "lines");
 	if ((ld.comm = calloc((size_t)ld.nconn, sizeof(*ld.comm))) == NULL ||
 	    (ld.slots = calloc((size_t)ld.nconn + 1,
 	    sizeof(*ld.slots))) == NULL ||
@@ -430,9 +450,6 @@ main(int argc, char *argv[])
 	ld.cur = &ld.slots[0];
 	for (int i = 1; i <= ld.nconn; i++)
 		ld.spare[ld.nspare++] = &ld.slots[i];
-	stats_init(&ld.stats, "pg-load", (const char *const[]){ "lines",
-	    "stored", "duplicates", "rejected", "refused", "batches", NULL },
-	    "lines");
 	/* The committers never take SIGTERM or SIGINT: the signal must
 	 * interrupt this thread's read. */
 	sigemptyset(&sigs);
@@ -443,7 +460,6 @@ main(int argc, char *argv[])
 		if ((errno = pthread_create(&ld.comm[i].thread, NULL, committer,
 		    &ld.comm[i])) != 0)
 			err(EXIT_IO, "starting a committer thread");
-	tool_catch_signals();
 	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
 	for (;;) {
 		long wait = -1;
@@ -455,21 +471,26 @@ main(int argc, char *argv[])
 			break;
 
 		/* A partial batch waits at most flush_ms from its first row,
-		 * so acknowledgements flow in a quiet live pipeline. */
+		 * so acknowledgements flow in a quiet live pipeline; and the
+		 * loop wakes at least every STATS_TICK_MS to show it lives. */
 		if (ld.cur->nlines > 0) {
 			wait = ld.flush_ms - ms_since(&ld.batch_started);
 			if (wait < 0)
 				wait = 0;
 		}
-		r = lines_next(&in, (int)wait, &line, &len);
+		r = lines_next(&in, wait < 0 || wait > STATS_TICK_MS ?
+		    STATS_TICK_MS : (int)wait, &line, &len);
 		if (r == LINES_EOF)
 			break;
 		if (r == LINES_ERROR)
 			err(EXIT_IO, "reading standard input");
 		if (r == LINES_TIMEOUT) {
-			if (wait >= 0 && ms_since(&ld.batch_started) >=
+			if (ld.cur->nlines > 0 && ms_since(&ld.batch_started) >=
 			    ld.flush_ms)
 				flush_batch(&ld);
+			pthread_mutex_lock(&ld.out_mu);
+			stats_tick(&ld.stats);
+			pthread_mutex_unlock(&ld.out_mu);
 			continue;
 		}
 		if (r == LINES_TOOLONG) {

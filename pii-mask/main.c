@@ -310,6 +310,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
+	tool_catch_signals();	/* a signal from here on ends cleanly */
 	if (key_path == NULL || *key_path == '\0')
 		errx(EXIT_CONFIG, "no key: give --key-file or set "
 		    "PII_MASK_KEY_FILE");
@@ -328,7 +329,6 @@ main(int argc, char *argv[])
 	/* A line may be a body, and a body must have every key once. */
 	jfields_init(&m.line, NDJSON_MAX_DEPTH, JF_UNIQUE_KEYS);
 	jfields_init(&m.body, NDJSON_MAX_DEPTH, JF_UNIQUE_KEYS);
-	tool_catch_signals();
 	for (;;) {
 		enum lines_result r;
 
@@ -338,7 +338,8 @@ main(int argc, char *argv[])
 			break;
 		/* Write out only when the next line would make us wait, or
 		 * in large chunks. */
-		r = lines_next(&in, m.out.len ? 0 : -1, &line, &len);
+		r = lines_next(&in, m.out.len ? 0 : STATS_TICK_MS, &line,
+		    &len);
 
 		if (r == LINES_EOF)
 			break;

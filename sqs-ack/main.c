@@ -319,7 +319,8 @@ main(int argc, char *argv[])
 			/* The next line would make us wait: send what we
 			 * have, then wait for input or a delete's end. */
 			submit(&d, &b);
-			collect(&d, in.fd, -1);
+			collect(&d, in.fd, STATS_TICK_MS);
+			stats_tick(&stats);
 			continue;
 		}
 		if (r == LINES_TOOLONG || batch_add(&b, &parser, line,

@@ -215,8 +215,12 @@ main(int argc, char *argv[])
 	for (long i = 0; i < r.concurrency; i++)
 		ask(&r, &slots[i]);
 	while (sqs_busy(q) > 0) {
-		if ((call = sqs_run(q, -1, -1)) == NULL)
+		/* Waking now and then, so that an idle tool still shows
+		 * it lives (stats.h). */
+		if ((call = sqs_run(q, -1, STATS_TICK_MS)) == NULL) {
+			stats_tick(&r.stats);
 			continue;
+		}
 		for (long i = 0; i < r.concurrency; i++)
 			if (slots[i].call == call) {
 				received(&r, &slots[i]);

@@ -92,3 +92,28 @@ print(json.dumps(eval(sys.argv[2])))' "$@"
 	d=$FA_TOP/deploy/kubernetes/deployment.yaml
 	[ "$(y "$d" 'c["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]')" -ge 30 ]
 }
+
+@test "health: the pod's probes and compose's healthcheck read the stages' health files, and the probe tells live from stale" {
+	d=$FA_TOP/deploy/kubernetes/deployment.yaml
+	c=$FA_TOP/compose.yaml
+	ctr='c["spec"]["template"]["spec"]["containers"][0]'
+	[ "$(y "$d" "$ctr"'["args"][-2:]')" = '["--health-file", "/run/fa/health"]' ]
+	[ "$(y "$d" "[v['mountPath'] for v in ${ctr}['volumeMounts'] if v['name'] == 'health']")" = '["/run/fa"]' ]
+	probe=$(y "$d" "$ctr"'["livenessProbe"]["exec"]["command"][2]' | jq -r .)
+	[ "$(y "$d" "$ctr"'["readinessProbe"]["exec"]["command"][2]' | jq -r .)" = "$probe" ]
+	# compose: the same test, on its own directory ($$ is compose's $)
+	[ "$(y "$c" 'c["services"]["pipeline"]["healthcheck"]["test"][3]' | jq -r . |
+	    sed 's/\$\$/$/; s#/tmp/fa#/run/fa#')" = "$probe" ]
+	[ "$(y "$c" 'c["services"]["pipeline"]["command"][-2:]')" = '["--health-file", "/tmp/fa/health"]' ]
+	# the probe itself: four fresh files pass; one stale, or one missing, fails
+	dir=$BATS_TEST_TMPDIR/run/fa
+	mkdir -p "$dir"
+	touch "$dir"/health.{sqs-recv,pii-mask,pg-load,sqs-ack}
+	sh -c "${probe//\/run\/fa/$dir}"
+	touch -d '-1 minute' "$dir/health.pg-load"
+	run sh -c "${probe//\/run\/fa/$dir}"
+	[ "$status" -ne 0 ]
+	rm "$dir/health.pg-load"
+	run sh -c "${probe//\/run\/fa/$dir}"
+	[ "$status" -ne 0 ]
+}

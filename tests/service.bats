@@ -37,11 +37,12 @@ rows() {
 	pid=$!
 	exec 7>"$BATS_TEST_TMPDIR/in"
 	rows 1 50 >&7
-	for _ in $(seq 50); do
-		[ "$(fa_psql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg-load'")" -ge 1 ] && break
+	for _ in $(seq 100); do	# connected, and so reading
+		[ "$(fa_psql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg-load'
+		    AND datname = current_database()")" -eq 3 ] && break
 		sleep 0.1
 	done
-	sleep 0.3
+	sleep 1
 	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 0 ]
 	kill -TERM "$pid"
 	wait "$pid"	# status 0, though its input is still open
@@ -64,10 +65,15 @@ rows() {
 	[ "$n" -eq 3 ]
 	exec 7>&-
 	wait "$pid"
-	PGAPPNAME=loader-7 pg-load -C 1 < <(sleep 1) >/dev/null &
+	PGAPPNAME=loader-7 pg-load -C 1 < <(sleep 30) >/dev/null 3>&- &
 	pid=$!
-	sleep 0.5
-	[ "$(fa_psql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'loader-7'")" -eq 1 ]
+	for _ in $(seq 100); do
+		n=$(fa_psql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'loader-7'")
+		[ "$n" -eq 1 ] && break
+		sleep 0.1
+	done
+	[ "$n" -eq 1 ]
+	kill -TERM "$pid"
 	wait "$pid"
 }
 
@@ -78,8 +84,13 @@ rows() {
 	    >"$BATS_TEST_TMPDIR/acks" 2>/dev/null 3>&- &
 	pid=$!
 	exec 7>"$BATS_TEST_TMPDIR/in"
+	for _ in $(seq 100); do	# connected, and so reading
+		[ "$(fa_psql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg-load'
+		    AND datname = current_database()")" -eq 3 ] && break
+		sleep 0.1
+	done
 	rows 1 20 >&7
-	sleep 0.5
+	sleep 2
 	fa_pg_stop		# the commit will retry for ten minutes
 	kill -TERM "$pid"
 	sleep 1
@@ -99,7 +110,10 @@ rows() {
 	pid=$!
 	exec 7>"$BATS_TEST_TMPDIR/in"
 	printf '{"user_id":"u%d"}\n' 1 2 3 >&7
-	sleep 0.5
+	for _ in $(seq 100); do	# written as soon as it would wait
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq 3 ] && break
+		sleep 0.1
+	done
 	kill -TERM "$pid"
 	wait "$pid"
 	[ "$(jq -r .row.user_id "$BATS_TEST_TMPDIR/out" | paste -sd,)" = "u1,u2,u3" ]
@@ -141,4 +155,41 @@ rows() {
 	[ "$(fa_psql -c "SELECT count(*), count(DISTINCT message_key) FROM user_logins_ledger")" = "240|240" ]
 	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 240 ]
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
+}
+
+@test "--health-file and --metrics-file: an idle tool touches one every second and rewrites the other on its timer" {
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	pii-mask --health-file "$BATS_TEST_TMPDIR/health" --metrics-file "$BATS_TEST_TMPDIR/m.prom" \
+	    <"$BATS_TEST_TMPDIR/in" >/dev/null 3>&- &
+	pid=$!
+	exec 7>"$BATS_TEST_TMPDIR/in"
+	for _ in $(seq 30); do [ -f "$BATS_TEST_TMPDIR/m.prom" ] && break; sleep 0.1; done
+	# the metrics file is there at once, with nothing done
+	grep -q '^fetch_awards_lines_total{tool="pii-mask"} 0$' "$BATS_TEST_TMPDIR/m.prom"
+	h1=$(stat -c %Y.%y "$BATS_TEST_TMPDIR/health")
+	m1=$(stat -c %y "$BATS_TEST_TMPDIR/m.prom")
+	sleep 2.5
+	# idle, and alive: the health file was touched again
+	[ "$(stat -c %Y.%y "$BATS_TEST_TMPDIR/health")" != "$h1" ]
+	printf '{"user_id":"u"}\n' >&7
+	sleep 9.5
+	# and the metrics rewritten on the timer, with the line counted
+	[ "$(stat -c %y "$BATS_TEST_TMPDIR/m.prom")" != "$m1" ]
+	grep -q '^fetch_awards_lines_total{tool="pii-mask"} 1$' "$BATS_TEST_TMPDIR/m.prom"
+	kill -TERM "$pid"
+	wait "$pid"
+}
+
+@test "a failing tool still leaves its final metrics and its --stats line" {
+	run --separate-stderr pg-load --stats --metrics-file "$BATS_TEST_TMPDIR/pg.prom" \
+	    --dbname "host=127.0.0.1 port=1 connect_timeout=2" </dev/null
+	[ "$status" -eq 6 ]
+	[ -f "$BATS_TEST_TMPDIR/pg.prom" ]
+	printf '%s\n' "$stderr" | grep '^{"tool":"pg-load"' | jq -e '.lines == 0'
+	fa_queue "gone-$RANDOM"
+	run --separate-stderr sqs-recv --stats --metrics-file "$BATS_TEST_TMPDIR/r.prom" \
+	    --queue-url "${QUEUE_URL}-nonexistent" --until-empty --wait-seconds 0
+	[ "$status" -eq 3 ]
+	[ -f "$BATS_TEST_TMPDIR/r.prom" ]
+	printf '%s\n' "$stderr" | grep -q '^{"tool":"sqs-recv"'
 }

@@ -253,14 +253,20 @@ sys.stdout.buffer.write(b)' >"$BATS_TEST_TMPDIR/body"
 
 @test "--concurrency: N receivers and N deleters lose nothing" {
 	seq 230 | fa_send "$QUEUE_URL"
-	sqs-recv --concurrency 8 --until-empty --wait-seconds 0 >"$BATS_TEST_TMPDIR/out"
+	sqs-recv --concurrency 8 --until-empty --wait-seconds 0 --visibility-timeout 5 \
+	    >"$BATS_TEST_TMPDIR/out"
 	# SQS delivers at least once (moto, under concurrent receives, now and
-	# then hands one message to two of them): every message is there, a
-	# repeat is allowed, and pg-load's ledger stores it once.
-	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 230 ]
+	# then hands one message to two of them, or hides one that no answer
+	# carried, until its visibility timeout): every message is received,
+	# a repeat is allowed, and pg-load's ledger stores it once.
+	sqs-ack --concurrency 8 <"$BATS_TEST_TMPDIR/out"
+	if [ "$(fa_queue_count "$QUEUE_URL")" -ne 0 ]; then
+		sleep 5.5	# what moto hid comes back
+		sqs-recv --until-empty --wait-seconds 0 | tee -a "$BATS_TEST_TMPDIR/out" |
+		    sqs-ack
+	fi
 	[ "$(jq -r .message_id "$BATS_TEST_TMPDIR/out" | sort -u | wc -l)" -eq 230 ]
 	[ "$(jq -r .body "$BATS_TEST_TMPDIR/out" | sort -nu | paste -sd+ | bc)" -eq $((230 * 231 / 2)) ]
-	sqs-ack --concurrency 8 <"$BATS_TEST_TMPDIR/out"
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
 }
 
