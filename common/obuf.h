@@ -26,7 +26,8 @@ int obuf_grow(struct obuf *b, size_t n);
 static inline void
 obuf_put(struct obuf *b, const void *s, size_t n)
 {
-	if (b->cap - b->len < n && obuf_grow(b, n) < 0)
+	/* Nothing to add: b->p may still be NULL, and NULL + 0 is not C. */
+	if (n == 0 || (b->cap - b->len < n && obuf_grow(b, n) < 0))
 		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
