@@ -110,7 +110,7 @@ bench: all
 # The whole suite with every tool run under valgrind (memcheck); each run
 # logs to a file, and the verdict is on those logs, so a test that only
 # failed from valgrind's slowness is told apart from a memory error.
-# Not in make check (it takes about six minutes); .ci/run runs it after.
+# Not in make check (it takes about twenty minutes); .ci/run runs it after.
 valgrind: all
 	@rm -rf tests/valgrind && mkdir -p tests/valgrind/bin tests/valgrind/logs
 	@for t in $(TOOLS); do \

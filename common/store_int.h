@@ -58,7 +58,7 @@ struct store {
 	long long before_ms;	/* second keys before this (ledger.h) */
 	struct store_batch *b;	/* the batch being stored */
 	struct strset ids;	/* message id -> item, per attempt */
-	size_t *order;		/* items with ids, by ledger second */
+	size_t *order;		/* items with ids, by ledger key */
 	size_t norder;
 	struct obuf p1;		/* a statement parameter being built */
 	struct obuf ledger_rows;	/* binary COPY rows for the ledger */
