@@ -139,9 +139,25 @@ store_exec_prepared(struct store *s, const char *name, const char *what, int n,
 	return OK;
 }
 
+/* Sleeps a random time below min(cap, 100 ms * 2^n), at least 1 ms. */
+static void
+store_sleep_backoff(int n)
+{
+	long ms = backoff_jitter_ms(n, 100, BACKOFF_CAP_MS) + 1;
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 struct store *
 store_open(const char *conninfo, long retry_ms, char *err, size_t errlen)
 {
+	/* A name in pg_stat_activity, unless the user gave one. */
+	const char *const keys[] = { "dbname", "fallback_application_name",
+	    NULL };
+	const char *const values[] = { conninfo ? conninfo : "", "pg-load",
+	    NULL };
+	long long deadline = backoff_now_ms() + retry_ms;
 	struct store *s = calloc(1, sizeof(*s));
 
 	if (s == NULL) {
@@ -149,24 +165,30 @@ store_open(const char *conninfo, long retry_ms, char *err, size_t errlen)
 		return NULL;
 	}
 	s->retry_ms = retry_ms;
-	{
-		/* A name in pg_stat_activity, unless the user gave one. */
-		const char *const keys[] = { "dbname",
-		    "fallback_application_name", NULL };
-		const char *const values[] = { conninfo ? conninfo : "",
-		    "pg-load", NULL };
-
-		s->conn = PQconnectdbParams(keys, values, 1);
-	}
-	if (PQstatus(s->conn) != CONNECTION_OK) {
+	for (int tries = 0;; tries++) {
+		PGPing ping;
 		char *nl;
 
+		s->conn = PQconnectdbParams(keys, values, 1);
+		if (PQstatus(s->conn) == CONNECTION_OK)
+			break;
 		snprintf(err, errlen, "connecting to PostgreSQL: %s",
 		    PQerrorMessage(s->conn));
 		if ((nl = strchr(err, '\n')) != NULL)
 			*nl = '\0';
-		store_close(s);
-		return NULL;
+		PQfinish(s->conn);
+		s->conn = NULL;
+		/* A server that does not answer, or is starting or stopping,
+		 * may come back: wait for it as for a failed batch.  One that
+		 * answers and still refuses us (a password, a database that
+		 * does not exist) will not. */
+		ping = PQpingParams(keys, values, 1);
+		if ((ping != PQPING_NO_RESPONSE && ping != PQPING_REJECT) ||
+		    backoff_now_ms() >= deadline) {
+			store_close(s);
+			return NULL;
+		}
+		store_sleep_backoff(tries);
 	}
 	PQsetErrorVerbosity(s->conn, PQERRORS_TERSE);
 	return s;
@@ -343,16 +365,6 @@ rollback:
 	return o;
 }
 
-/* Sleeps a random time below min(cap, 100 ms * 2^n), at least 1 ms. */
-static void
-backoff(int n)
-{
-	long ms = backoff_jitter_ms(n, 100, BACKOFF_CAP_MS) + 1;
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 int
 store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
     void *ctx)
@@ -389,7 +401,7 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 			store_batch_clear(b);
 			return -1;
 		}
-		backoff(tries++);
+		store_sleep_backoff(tries++);
 	}
 	for (size_t i = 0; i < s->b->nitems; i++) {
 		const struct store_item *it = &s->b->items[i];

@@ -90,8 +90,10 @@ struct store_result {
 typedef void store_result_fn(void *ctx, const struct store_result *r);
 
 /* Connects with a libpq conninfo string ("" or NULL: the PG* environment).
- * A failed batch is redone for up to retry_ms.  Returns NULL with a
- * message in err. */
+ * A server that does not answer, or is starting or stopping, is waited
+ * for up to retry_ms; one that answers and refuses (a password, a missing
+ * database) fails at once.  A failed batch is redone for up to retry_ms
+ * too.  Returns NULL with a message in err. */
 struct store *store_open(const char *conninfo, long retry_ms, char *err,
     size_t errlen);
 

@@ -327,3 +327,20 @@ rows() {
 	# (AddressSanitizer's shadow memory and quarantine are not ours)
 	[ -n "${FA_SANITIZED:-}" ] || [ "$(cat "$BATS_TEST_TMPDIR/rss")" -lt 32768 ]
 }
+
+@test "pg-load: a server not yet up at start is waited for; one that refuses us fails at once" {
+	pg-load --create </dev/null
+	fa_pg_stop
+	rows 30 | pg-load --retry-seconds 60 >"$BATS_TEST_TMPDIR/acks" &
+	pid=$!
+	sleep 2
+	kill -0 "$pid"		# still waiting for the server
+	fa_pg_restart_stopped
+	wait "$pid"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/acks")" -eq 30 ]
+	[ "$(fa_psql -c "SELECT count(*) FROM user_logins")" -eq 30 ]
+	# a database that does not exist will not come: no waiting
+	run --separate-stderr timeout 20 pg-load --retry-seconds 60 --dbname "dbname=no_such_db_$RANDOM" </dev/null
+	[ "$status" -eq 6 ]
+	[[ "$stderr" == *"does not exist"* ]]
+}

@@ -182,7 +182,7 @@ rows() {
 
 @test "a failing tool still leaves its final metrics and its --stats line" {
 	run --separate-stderr pg-load --stats --metrics-file "$BATS_TEST_TMPDIR/pg.prom" \
-	    --dbname "host=127.0.0.1 port=1 connect_timeout=2" </dev/null
+	    --dbname "host=127.0.0.1 port=1 connect_timeout=2" --retry-seconds 1 </dev/null
 	[ "$status" -eq 6 ]
 	[ -f "$BATS_TEST_TMPDIR/pg.prom" ]
 	printf '%s\n' "$stderr" | grep '^{"tool":"pg-load"' | jq -e '.lines == 0'
