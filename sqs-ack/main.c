@@ -286,6 +286,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
+	tool_catch_signals();	/* from here a signal ends cleanly */
 	d.q = xsqs_open(&t);
 	for (size_t i = 0; i < d.nslots; i++)
 		if ((d.slots[i].call = sqs_call_new(d.q)) == NULL)
@@ -296,7 +297,6 @@ main(int argc, char *argv[])
 		dlq = xsqs_open(&dt);
 	}
 	tool_init_output();
-	tool_catch_signals();
 	if (lines_init(&in, 0, NDJSON_MAX_LINE) < 0)
 		err(EXIT_IO, "buffers");
 	jfields_init(&parser, NDJSON_MAX_DEPTH, 0);

@@ -204,14 +204,16 @@ main(int argc, char *argv[])
 	if (r.wait < 0)
 		r.wait = r.until_empty ? 1 : 20;
 
+	/* From here a signal ends cleanly, and any exit leaves its stats,
+	 * even while credentials are still being fetched. */
+	tool_catch_signals();
+	stats_init(&r.stats, "sqs-recv", (const char *const[]){ "received",
+	    "receives", "empty_receives", "skipped", NULL }, "received");
 	q = xsqs_open(&r.t);
 	for (long i = 0; i < r.concurrency; i++)
 		if ((slots[i].call = sqs_call_new(q)) == NULL)
 			err(EXIT_IO, "out of memory");
 	tool_init_output();
-	tool_catch_signals();
-	stats_init(&r.stats, "sqs-recv", (const char *const[]){ "received",
-	    "receives", "empty_receives", "skipped", NULL }, "received");
 	for (long i = 0; i < r.concurrency; i++)
 		ask(&r, &slots[i]);
 	while (sqs_busy(q) > 0) {
