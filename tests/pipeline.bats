@@ -59,10 +59,11 @@ table_rows() {
 
 @test "pipeline: invalid messages end in the dead-letter queue, valid ones stored once" {
 	fa_send "$QUEUE_URL" <"$SAMPLE"
-	# rejected messages come back after 2 s, within the 3 s long poll,
-	# until their third receive moves them to the dead-letter queue;
-	# valid ones are acknowledged long before their 2 s are up
-	run --separate-stderr ./pipeline.sh --until-empty --wait-seconds 3 --visibility-timeout 2 --create
+	# rejected messages come back after 2 s, within the 5 s long poll
+	# (a margin for slow runs, under ASan), until their third receive
+	# moves them to the dead-letter queue; valid ones are acknowledged
+	# long before their 2 s are up
+	run --separate-stderr ./pipeline.sh --until-empty --wait-seconds 5 --visibility-timeout 2 --create
 	[ "$status" -eq 0 ]
 	[ "$(fa_psql -c "SELECT count(*), count(DISTINCT user_id) FROM user_logins")" = "$VALID|$VALID" ]
 	[ "$(fa_queue_count "$QUEUE_URL")" -eq 0 ]
