@@ -118,10 +118,9 @@ store_run(struct store *s, const char *what, const char *sql)
 }
 
 enum outcome
-store_exec_prepared(struct store *s, const char *name, const char *what, int n,
-    const char *const *params, PGresult **out)
+store_result(struct store *s, const char *what, PGresult *res,
+    PGresult **out)
 {
-	PGresult *res = PQexecPrepared(s->conn, name, n, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -137,6 +136,14 @@ store_exec_prepared(struct store *s, const char *name, const char *what, int n,
 	else
 		PQclear(res);
 	return OK;
+}
+
+enum outcome
+store_exec_prepared(struct store *s, const char *name, const char *what, int n,
+    const char *const *params, PGresult **out)
+{
+	return store_result(s, what, PQexecPrepared(s->conn, name, n, params,
+	    NULL, NULL, 0), out);
 }
 
 /* Sleeps a random time below min(cap, 100 ms * 2^n), at least 1 ms. */

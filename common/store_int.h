@@ -72,6 +72,11 @@ extern const char store_probe_sql[], store_unclaim_sql[], store_meta_sql[];
 void store_set_error(struct store *s, const char *what, const PGresult *res);
 enum outcome store_classify(struct store *s, const PGresult *res);
 enum outcome store_run(struct store *s, const char *what, const char *sql);
+/* Judges a statement's result: OK, handing it over in *out (or clearing
+ * it when out is NULL); or how it failed, with the message in s->err, a
+ * row's fault counting as FATAL (these statements carry no row of ours). */
+enum outcome store_result(struct store *s, const char *what, PGresult *res,
+    PGresult **out);
 enum outcome store_exec_prepared(struct store *s, const char *name,
     const char *what, int n, const char *const *params, PGresult **out);
 

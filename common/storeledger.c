@@ -182,23 +182,9 @@ exec_keys(struct store *s, const char *name, const char *what,
 {
 	const char *params[1] = { s->p1.p };
 	int lengths[1] = { (int)s->p1.len }, formats[1] = { 1 };
-	PGresult *res = PQexecPrepared(s->conn, name, 1, params, lengths,
-	    formats, 1);
-	ExecStatusType st = PQresultStatus(res);
 
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-		enum outcome o;
-
-		store_set_error(s, what, res);
-		o = store_classify(s, res);
-		PQclear(res);
-		return o == ROW_ERROR ? FATAL : o;
-	}
-	if (out != NULL)
-		*out = res;
-	else
-		PQclear(res);
-	return OK;
+	return store_result(s, what, PQexecPrepared(s->conn, name, 1, params,
+	    lengths, formats, 1), out);
 }
 
 /* Marks rows whose message was stored before, as the ledger says: one
@@ -319,28 +305,19 @@ store_ledger_unclaim(struct store *s)
 int
 store_prune(struct store *s, long long before_ms, long long *deleted)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char key[LEDGER_KEY_LEN];
-	char text[2 * LEDGER_KEY_LEN + 1];
-	const char *params[1] = { text };
+	const char *params[1] = { (const char *)key };
+	int lengths[1] = { LEDGER_KEY_LEN }, formats[1] = { 1 };
 
-	ledger_key_of_time(before_ms, key);
-	for (int i = 0; i < LEDGER_KEY_LEN; i++) {
-		text[2 * i] = hex[key[i] >> 4];
-		text[2 * i + 1] = hex[key[i] & 15];
-	}
-	text[2 * LEDGER_KEY_LEN] = '\0';
+	ledger_key_of_time(before_ms, key);	/* a binary uuid */
 	*deleted = 0;
 	for (;;) {
-		PGresult *res = PQexecParams(s->conn, prune_sql, 1, NULL, params,
-		    NULL, NULL, 0);
+		PGresult *res;
 		long long n;
 
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			store_set_error(s, "pruning the ledger", res);
-			PQclear(res);
+		if (store_result(s, "pruning the ledger", PQexecParams(s->conn,
+		    prune_sql, 1, NULL, params, lengths, formats, 0), &res) != OK)
 			return -1;
-		}
 		n = strtoll(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
 		if (n == 0)
