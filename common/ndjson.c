@@ -75,13 +75,21 @@ ndjson_ids_read(const struct jfields_field *f, struct ndjson_ids *out)
 	return why;
 }
 
-void
-ndjson_ids_write(struct obuf *o, const struct ndjson_ids *ids)
+/* "message_id":...,"receipt_handle":..., what every kind begins its ids
+ * with (an acknowledgement has nothing else). */
+static void
+handles_write(struct obuf *o, const struct ndjson_ids *ids)
 {
-	obuf_puts(o, ",\"message_id\":");
+	obuf_puts(o, "\"message_id\":");
 	jsonw_string_or_null(o, ids->message_id.s, ids->message_id.n);
 	obuf_puts(o, ",\"receipt_handle\":");
 	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
+}
+
+/* ,"sent_timestamp":...,"receive_count":... */
+static void
+counts_write(struct obuf *o, const struct ndjson_ids *ids)
+{
 	obuf_puts(o, ",\"sent_timestamp\":");
 	jsonw_count_or_null(o, ids->sent_timestamp);
 	obuf_puts(o, ",\"receive_count\":");
@@ -89,19 +97,22 @@ ndjson_ids_write(struct obuf *o, const struct ndjson_ids *ids)
 }
 
 void
+ndjson_ids_write(struct obuf *o, const struct ndjson_ids *ids)
+{
+	obuf_putc(o, ',');
+	handles_write(o, ids);
+	counts_write(o, ids);
+}
+
+void
 ndjson_message_write(struct obuf *o, const struct ndjson_ids *ids,
     const char *body, size_t len)
 {
-	obuf_puts(o, "{\"message_id\":");
-	jsonw_string_or_null(o, ids->message_id.s, ids->message_id.n);
-	obuf_puts(o, ",\"receipt_handle\":");
-	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
+	obuf_putc(o, '{');
+	handles_write(o, ids);
 	obuf_puts(o, ",\"body\":");
 	jsonw_string(o, body, len);
-	obuf_puts(o, ",\"sent_timestamp\":");
-	jsonw_count_or_null(o, ids->sent_timestamp);
-	obuf_puts(o, ",\"receive_count\":");
-	jsonw_count_or_null(o, ids->receive_count);
+	counts_write(o, ids);
 	obuf_puts(o, "}\n");
 }
 
@@ -148,10 +159,8 @@ ndjson_reject_write(struct obuf *o, const char *reason, size_t len,
 void
 ndjson_ack_write(struct obuf *o, const struct ndjson_ids *ids)
 {
-	obuf_puts(o, "{\"message_id\":");
-	jsonw_string_or_null(o, ids->message_id.s, ids->message_id.n);
-	obuf_puts(o, ",\"receipt_handle\":");
-	jsonw_string_or_null(o, ids->receipt_handle.s, ids->receipt_handle.n);
+	obuf_putc(o, '{');
+	handles_write(o, ids);
 	obuf_puts(o, "}\n");
 }
 
