@@ -42,11 +42,11 @@ man/%.1: man/%.1.in man/exit-status.mdoc man/stats-options.mdoc
 	sed -e '/^@EXIT_STATUS@$$/{r man/exit-status.mdoc' -e 'd;}' \
 	    -e '/^@STATS_OPTIONS@$$/{r man/stats-options.mdoc' -e 'd;}' $< > $@
 
-# Only tool.c prints it: a new version rebuilds one file.
 man/%.5: man/%.5.in
 	cp $< $@
 
-common/tool.o: override CFLAGS += -DFA_VERSION='"$(VERSION)"'
+# Only tool.c and stats.c show it: a new version rebuilds two files.
+common/tool.o common/stats.o: override CFLAGS += -DFA_VERSION='"$(VERSION)"'
 
 common/libcommon.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^

@@ -13,11 +13,13 @@ usage: pipeline.sh [-j N] [--queue-url URL] [--endpoint-url URL]
                    [--protocol json|query|auto] [--ca-bundle FILE]
                    [--concurrency N] [--until-empty] [--max-messages N]
                    [--wait-seconds S] [--visibility-timeout S]
+                   [--hold-seconds S]
                    [--key-file FILE] [--mode hmac|siv] [--key-id ID]
                    [--dbname CONNINFO] [--create] [--batch-rows N]
                    [--connections N] [--flush-ms MS] [--retry-seconds S]
                    [--dead-letter-queue URL] [--stats] [--metrics-file PATH]
-                   [--health-file PATH] [--version]
+                   [--metrics-label NAME=VALUE] [--health-file PATH]
+                   [--version]
 
 Runs sqs-recv | pii-mask | pg-load | sqs-ack; with -j N, N such pipelines
 side by side (SQS spreads the messages, the ledger keeps them exactly
@@ -25,7 +27,9 @@ once).  Each option goes to the stages that take it:
   sqs-recv and sqs-ack  --queue-url, --endpoint-url, --protocol,
                         --ca-bundle, --concurrency
   sqs-recv              --until-empty, --max-messages, --wait-seconds,
-                        --visibility-timeout
+                        --visibility-timeout, --hold-seconds (default
+                        43200 with --dead-letter-queue: every message
+                        then ends deleted, rejects too)
   pii-mask              --key-file, --mode, --key-id
   pg-load               --dbname, --create, --batch-rows, --connections,
                         --flush-ms, --retry-seconds
@@ -36,7 +40,16 @@ once).  Each option goes to the stages that take it:
                         PATH with the stage's name, and with -j N the
                         pipeline's number, before its extension:
                         metrics.prom -> metrics.pg-load.prom,
-                        metrics.pg-load.2.prom)
+                        metrics.pg-load.2.prom), --metrics-label
+                        NAME=VALUE (with -j N each pipeline's series also
+                        carry pipeline="1".."N")
+
+Outages: run on (no --until-empty, no --max-messages), every stage waits
+out an SQS or PostgreSQL outage of any length, with one log line when a
+service goes away and one when it is back.  Draining (--until-empty or
+--max-messages), the stages give up as a batch job should: sqs-recv and
+sqs-ack after AWS_MAX_ATTEMPTS tries (default 8), pg-load after
+--retry-seconds (default 60 here).
 The environment of each tool applies (SQS_QUEUE_URL, PII_MASK_KEY_FILE, PG*,
 AWS_*); FETCH_AWARDS_BIN names the directory of the tools (default: beside
 this script).  --version prints the version of those tools.
@@ -51,7 +64,8 @@ USAGE
 }
 
 recv=() mask=() load=() ack=()
-jobs=1 args=() version=0 metrics="" health=""
+jobs=1 args=() version=0 metrics="" health="" draining=0 retry=""
+parking=0 hold=""
 while [ $# -gt 0 ]; do
 	opt=$1
 	case $opt in
@@ -70,16 +84,16 @@ while [ $# -gt 0 ]; do
 	esac
 	args+=("$opt")
 	case $opt in
-	--until-empty) recv+=("$opt") ;;
+	--until-empty) recv+=("$opt"); draining=1 ;;
 	--create) load+=("$opt") ;;
 	--stats) recv+=("$opt"); mask+=("$opt"); load+=("$opt"); ack+=("$opt") ;;
 	-h|--help) usage; exit 0 ;;
 	-V|--version) version=1 ;;
 	--queue-url|--endpoint-url|--protocol|--ca-bundle|--concurrency|\
-	--max-messages|--wait-seconds|--visibility-timeout|\
+	--max-messages|--wait-seconds|--visibility-timeout|--hold-seconds|\
 	--key-file|--mode|--key-id|\
 	--dbname|--batch-rows|--connections|--flush-ms|--retry-seconds|\
-	--dead-letter-queue|--metrics-file|--health-file)
+	--dead-letter-queue|--metrics-file|--metrics-label|--health-file)
 		if [ $# -lt 2 ]; then
 			echo "pipeline.sh: $opt needs a value" >&2
 			usage >&2
@@ -89,11 +103,18 @@ while [ $# -gt 0 ]; do
 		case $opt in
 		--queue-url|--endpoint-url|--protocol|--ca-bundle|--concurrency)
 			recv+=("$opt" "$2"); ack+=("$opt" "$2") ;;
-		--dead-letter-queue) ack+=("$opt" "$2"); mask+=(--reject-body) ;;
+		--dead-letter-queue)
+			ack+=("$opt" "$2"); mask+=(--reject-body); parking=1 ;;
+		--hold-seconds) hold=$2 ;;
 		--key-file|--mode|--key-id) mask+=("$opt" "$2") ;;
-		--dbname|--batch-rows|--connections|--flush-ms|--retry-seconds)
+		--dbname|--batch-rows|--connections|--flush-ms)
 			load+=("$opt" "$2") ;;
+		--retry-seconds) retry=$2 ;;
+		--max-messages) recv+=("$opt" "$2"); draining=1 ;;
 		--metrics-file) metrics=$2 ;;
+		--metrics-label)
+			recv+=("$opt" "$2"); mask+=("$opt" "$2")
+			load+=("$opt" "$2"); ack+=("$opt" "$2") ;;
 		--health-file) health=$2 ;;
 		*) recv+=("$opt" "$2") ;;
 		esac
@@ -115,6 +136,24 @@ stage_file() {
 	esac
 	echo "$base.$2$n$ext"
 }
+# A run that drains gives up on an outage, as a batch job should; one
+# that runs on waits it out (each tool's default).
+if [ "$draining" -eq 1 ]; then
+	export AWS_MAX_ATTEMPTS="${AWS_MAX_ATTEMPTS:-8}"
+	retry=${retry:-60}
+fi
+[ -z "$retry" ] || load+=(--retry-seconds "$retry")
+# Parking deletes rejects at once, so a message that comes back is only
+# ever one the pipeline still holds: keep it hidden as long as SQS lets.
+if [ "$parking" -eq 1 ] && [ "$draining" -eq 0 ]; then
+	hold=${hold:-43200}
+fi
+[ -z "$hold" ] || recv+=(--hold-seconds "$hold")
+if [ -n "${FA_PIPELINE_NUMBER:-}" ]; then
+	label=(--metrics-label "pipeline=$FA_PIPELINE_NUMBER")
+	recv+=("${label[@]}") mask+=("${label[@]}")
+	load+=("${label[@]}") ack+=("${label[@]}")
+fi
 for pair in "metrics-file $metrics" "health-file $health"; do
 	opt=${pair%% *} path=${pair#* }
 	[ -n "$path" ] || continue

@@ -39,6 +39,7 @@ const char *const sqs_actions[] = {
 	[OP_RECEIVE] = "ReceiveMessage",
 	[OP_DELETE] = "DeleteMessageBatch",
 	[OP_SEND] = "SendMessage",
+	[OP_HIDE] = "ChangeMessageVisibilityBatch",
 };
 
 
@@ -167,6 +168,8 @@ sqs_open(const char *queue_url, const struct sqs_options *o, char *err,
 	}
 	q->proto = o->protocol;
 	q->stop = o->stop;
+	q->wait_out_outages = o->wait_out_outages;
+	q->outage = o->outage;
 	q->max_attempts = SQS_DEFAULT_ATTEMPTS;
 	if ((v = getenv("AWS_MAX_ATTEMPTS")) != NULL && atoi(v) > 0)
 		q->max_attempts = atoi(v);
@@ -215,10 +218,16 @@ sqs_call_end(struct sqs_call *c, enum sqs_status st)
 static void
 retry_later(struct sqs_call *c)
 {
-	if (c->attempt >= c->q->max_attempts) {
+	const struct sqs *q = c->q;
+	/* An outage is waited out only until the tool is asked to stop:
+	 * then the attempts count again, and a drain ends. */
+	int patient = q->wait_out_outages && (q->stop == NULL || !*q->stop);
+
+	if (!patient && c->attempt >= q->max_attempts) {
 		sqs_call_end(c, SQS_EFAILED);
 		return;
 	}
+	outage_retry(q->outage, 1, c->err);
 	c->due_ms = backoff_now_ms() +
 	    backoff_jitter_ms(c->attempt, SQS_BACKOFF_BASE_MS, SQS_BACKOFF_CAP_MS);
 	c->state = C_WAITING;
@@ -245,6 +254,9 @@ attempt(struct sqs_call *c)
 		    c->visibility);
 	else if (c->op == OP_DELETE)
 		sqsreq_delete(&c->req, c->p, q->queue_url, c->e, c->pending,
+		    c->n);
+	else if (c->op == OP_HIDE)
+		sqsreq_hide(&c->req, c->p, q->queue_url, c->e, c->pending,
 		    c->n);
 	else
 		sqsreq_send(&c->req, c->p, q->queue_url, c->body, c->body_len);
@@ -335,10 +347,13 @@ transferred(struct sqs_call *c, CURLcode rc)
 	if (http < 200 || http >= 300) {
 		if (sqs_answer_failure(c, http))
 			retry_later(c);
-		else
+		else {
+			outage_answered(q->outage);
 			sqs_call_end(c, SQS_EREFUSED);
+		}
 		return;
 	}
+	outage_answered(q->outage);
 	if (q->proto == SQS_AUTO)
 		q->proto = c->p;
 	sqs_answered(c);
@@ -368,8 +383,9 @@ sqs_call_receive(struct sqs_call *c, int max, int wait_seconds,
 	start(c, OP_RECEIVE);
 }
 
-void
-sqs_call_delete(struct sqs_call *c, struct sqs_delete *e, size_t n)
+static void
+start_batch(struct sqs_call *c, enum call_op op, struct sqs_delete *e,
+    size_t n)
 {
 	c->e = e;
 	c->n = n > SQS_MAX_BATCH ? SQS_MAX_BATCH : n;
@@ -378,7 +394,19 @@ sqs_call_delete(struct sqs_call *c, struct sqs_delete *e, size_t n)
 		e[i].deleted = e[i].stale = 0;
 		snprintf(e[i].code, sizeof(e[i].code), "NoAnswer");
 	}
-	start(c, OP_DELETE);
+	start(c, op);
+}
+
+void
+sqs_call_delete(struct sqs_call *c, struct sqs_delete *e, size_t n)
+{
+	start_batch(c, OP_DELETE, e, n);
+}
+
+void
+sqs_call_hide(struct sqs_call *c, struct sqs_delete *e, size_t n)
+{
+	start_batch(c, OP_HIDE, e, n);
 }
 
 /* Gives up the receives under way: the tool was asked to stop. */
@@ -408,11 +436,12 @@ abandon_receives(struct sqs *q)
  * input (or is at its end), else 0.
  */
 static int
-drive(struct sqs *q, int fd, long wait_ms)
+drive(struct sqs *q, int fd, short events, long wait_ms)
 {
-	struct curl_waitfd extra = { .fd = fd, .events = CURL_WAIT_POLLIN };
+	struct curl_waitfd extra = { .fd = fd, .events = events == POLLOUT ?
+	    CURL_WAIT_POLLOUT : CURL_WAIT_POLLIN };
 	long long now = backoff_now_ms();
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = fd, .events = events };
 	int running, left, n;
 	CURLMsg *m;
 
@@ -465,7 +494,7 @@ take_ended(struct sqs *q)
 }
 
 struct sqs_call *
-sqs_run(struct sqs *q, int fd, int timeout_ms)
+sqs_run(struct sqs *q, int fd, short events, int timeout_ms)
 {
 	long long deadline = timeout_ms >= 0 ?
 	    backoff_now_ms() + timeout_ms : -1;
@@ -478,10 +507,10 @@ sqs_run(struct sqs *q, int fd, int timeout_ms)
 			return c;
 		if (q->busy == 0 && fd < 0)
 			return NULL;	/* nothing could ever end */
-		if (fd >= 0 && q->stop != NULL && *q->stop)
+		if (fd >= 0 && events == POLLIN && q->stop != NULL && *q->stop)
 			return NULL;	/* input is no longer wanted */
-		if (drive(q, fd, wait < 0 && deadline >= 0 ? 0 : wait))
-			return take_ended(q);	/* fd has input */
+		if (drive(q, fd, events, wait < 0 && deadline >= 0 ? 0 : wait))
+			return take_ended(q);	/* fd is ready */
 		if ((c = take_ended(q)) != NULL)
 			return c;
 		if (deadline >= 0 && backoff_now_ms() >= deadline)
@@ -498,7 +527,7 @@ run_own(struct sqs *q)
 	struct sqs_call *c = q->own;
 
 	while (c->state != C_ENDED)
-		(void)drive(q, -1, -1);
+		(void)drive(q, -1, 0, -1);
 	c->state = C_IDLE;
 	q->busy--;
 	return c->status;

@@ -4,8 +4,11 @@
  *
  * Requests that fail for a reason retrying can fix (connection errors,
  * timeouts, 5xx, throttling) are retried with exponential backoff and
- * full jitter, within AWS_MAX_ATTEMPTS attempts.  Other failures end the
- * request at once.
+ * full jitter, within AWS_MAX_ATTEMPTS attempts (default 8); or, when the
+ * client waits out outages, for as long as it takes, until the tool is
+ * asked to stop (then within AWS_MAX_ATTEMPTS again).  Other failures
+ * end the request at once.  Failures and answers are reported to the
+ * client's struct outage, if any.
  *
  * A tool makes one struct sqs_call per request it wants under way, starts
  * them, and lets sqs_run() drive them all from one thread through
@@ -27,8 +30,11 @@
 #ifndef SQS_H
 #define SQS_H
 
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+
+#include "outage.h"
 
 struct sqs;
 
@@ -53,6 +59,9 @@ struct sqs_options {
 	 * abandoned (their messages come back after their visibility
 	 * timeout): see sqs_run(). */
 	volatile sig_atomic_t *stop;
+	/* Retry what retrying can fix without a limit until *stop. */
+	int wait_out_outages;
+	struct outage *outage;	/* NULL: none (outage.h) */
 };
 
 struct sqs_message {
@@ -64,10 +73,13 @@ struct sqs_message {
 	long receive_count;		/* -1 if unknown */
 };
 
-/* One entry of a delete batch; the rest is filled when its call ends. */
+/* One entry of a delete (or hide) batch; the rest is filled when its
+ * call ends. */
 struct sqs_delete {
 	const char *receipt_handle;
-	int deleted;		/* 1 when the service confirmed the delete */
+	int seconds;		/* hide: for so long from now */
+	int deleted;		/* 1 when the service confirmed the delete
+				 * (hide: the new timeout) */
 	int stale;		/* the handle expired or was superseded: the
 				 * message will come back */
 	char code[64];		/* the service's error code when not deleted */
@@ -101,16 +113,22 @@ void sqs_call_receive(struct sqs_call *c, int max, int wait_seconds,
  * stay put until c ends, and then tells each entry's fate. */
 void sqs_call_delete(struct sqs_call *c, struct sqs_delete *e, size_t n);
 
+/* Starts a ChangeMessageVisibilityBatch of e[0..n) (n 1..10) on idle c:
+ * each message hidden e[i].seconds from now; as a delete otherwise. */
+void sqs_call_hide(struct sqs_call *c, struct sqs_delete *e, size_t n);
+
 /*
- * Drives every call under way until one ends, fd (when >= 0) has input,
- * or timeout_ms (< 0: no limit) passes; it always drives them once, so a
+ * Drives every call under way until one ends, fd (when >= 0) is ready
+ * for events (POLLIN: has input; POLLOUT: can take output), or
+ * timeout_ms (< 0: no limit) passes; it always drives them once, so a
  * timeout of 0 puts new requests on the wire.  Returns an ended call,
  * each once, now idle with its outcome kept until it is started again;
  * or NULL.  Once the client's stop flag is set, receives under way end at
  * once, abandoned (nothing received), other requests run to their end,
- * and a wait for fd returns NULL: input is no longer wanted.
+ * and a wait for input returns NULL: input is no longer wanted.
  */
-struct sqs_call *sqs_run(struct sqs *q, int fd, int timeout_ms);
+struct sqs_call *sqs_run(struct sqs *q, int fd, short events,
+    int timeout_ms);
 
 /* Calls started and not yet handed back by sqs_run(). */
 size_t sqs_busy(const struct sqs *q);

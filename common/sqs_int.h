@@ -26,7 +26,7 @@
  * signal between the look and the sleep is noticed this late. */
 #define SQS_STOP_CHECK_MS 1000
 
-enum call_op { OP_RECEIVE, OP_DELETE, OP_SEND };
+enum call_op { OP_RECEIVE, OP_DELETE, OP_SEND, OP_HIDE };
 enum call_state { C_IDLE, C_SENDING, C_WAITING, C_ENDED };
 
 struct sqs_call {
@@ -43,7 +43,7 @@ struct sqs_call {
 	enum sqs_status status;	/* C_ENDED and after */
 	/* the request's arguments */
 	int max, wait, visibility;		/* receive */
-	struct sqs_delete *e;			/* delete */
+	struct sqs_delete *e;			/* delete, hide */
 	size_t n;
 	unsigned char pending[SQS_MAX_BATCH];	/* entries not yet done */
 	const char *body;			/* send */
@@ -62,6 +62,8 @@ struct sqs {
 	char *sigv4;		/* "aws:amz:REGION:sqs" */
 	char *ca_bundle;
 	int max_attempts;
+	int wait_out_outages;
+	struct outage *outage;
 	enum sqs_protocol proto;	/* SQS_AUTO until the first answer */
 	volatile sig_atomic_t *stop;
 	struct sqs_call **calls;	/* every call of this client */

@@ -68,10 +68,11 @@ sqs_md5_hex(const EVP_MD *md5, const char *s, size_t n, char out[33])
 	out[32] = '\0';
 }
 
-/* A DeleteMessageBatch answered: settles its entries, and sends the ones
- * the service failed for its own reasons again, after a backoff. */
+/* A DeleteMessageBatch (or ChangeMessageVisibilityBatch) answered:
+ * settles its entries, and sends the ones the service failed for its own
+ * reasons again, after a backoff. */
 static void
-delete_answered(struct sqs_call *c)
+batch_answered(struct sqs_call *c)
 {
 	size_t left = 0;
 
@@ -113,8 +114,8 @@ sqs_answered(struct sqs_call *c)
 {
 	char md5[33];
 
-	if (c->op == OP_DELETE) {
-		delete_answered(c);
+	if (c->op == OP_DELETE || c->op == OP_HIDE) {
+		batch_answered(c);
 		return;
 	}
 	if (c->op == OP_SEND) {

@@ -86,40 +86,67 @@ sqsreq_receive(struct obuf *b, enum sqs_protocol p, const char *queue,
 	    "[\"SentTimestamp\",\"ApproximateReceiveCount\"]}");
 }
 
-void
-sqsreq_delete(struct obuf *b, enum sqs_protocol p, const char *queue,
-    const struct sqs_delete *e, const unsigned char *pending, size_t n)
+/* A batch of entries by receipt handle: DeleteMessageBatch, or
+ * ChangeMessageVisibilityBatch with each entry's seconds. */
+static void
+batch(struct obuf *b, enum sqs_protocol p, const char *action,
+    const char *queue, const struct sqs_delete *e,
+    const unsigned char *pending, size_t n, int hide)
 {
 	int k = 0;
 
-	start(b, p, "DeleteMessageBatch", queue);
+	start(b, p, action, queue);
 	if (p != SQS_QUERY)
 		obuf_puts(b, ",\"Entries\":[");
 	for (size_t i = 0; i < n; i++) {
 		const char *rh = e[i].receipt_handle;
-		char name[64], id[24];
+		char name[96], id[24];
 
 		if (!pending[i])
 			continue;
 		snprintf(id, sizeof(id), "%zu", i);
 		k++;
 		if (p == SQS_QUERY) {
-			snprintf(name, sizeof(name),
-			    "DeleteMessageBatchRequestEntry.%d.Id", k);
+			snprintf(name, sizeof(name), "%sRequestEntry.%d.Id",
+			    action, k);
 			form(b, name, id, strlen(id));
 			snprintf(name, sizeof(name),
-			    "DeleteMessageBatchRequestEntry.%d.ReceiptHandle", k);
+			    "%sRequestEntry.%d.ReceiptHandle", action, k);
 			form(b, name, rh, strlen(rh));
+			if (hide) {
+				snprintf(name, sizeof(name),
+				    "%sRequestEntry.%d.VisibilityTimeout",
+				    action, k);
+				form_int(b, name, e[i].seconds);
+			}
 			continue;
 		}
 		obuf_puts(b, k > 1 ? ",{\"Id\":\"" : "{\"Id\":\"");
 		obuf_puts(b, id);
 		obuf_puts(b, "\",\"ReceiptHandle\":");
 		jsonw_string(b, rh, strlen(rh));
+		if (hide) {
+			obuf_puts(b, ",\"VisibilityTimeout\":");
+			obuf_putll(b, e[i].seconds);
+		}
 		obuf_putc(b, '}');
 	}
 	if (p != SQS_QUERY)
 		obuf_puts(b, "]}");
+}
+
+void
+sqsreq_delete(struct obuf *b, enum sqs_protocol p, const char *queue,
+    const struct sqs_delete *e, const unsigned char *pending, size_t n)
+{
+	batch(b, p, "DeleteMessageBatch", queue, e, pending, n, 0);
+}
+
+void
+sqsreq_hide(struct obuf *b, enum sqs_protocol p, const char *queue,
+    const struct sqs_delete *e, const unsigned char *pending, size_t n)
+{
+	batch(b, p, "ChangeMessageVisibilityBatch", queue, e, pending, n, 1);
 }
 
 void

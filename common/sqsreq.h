@@ -28,6 +28,11 @@ void sqsreq_receive(struct obuf *b, enum sqs_protocol p, const char *queue,
 void sqsreq_delete(struct obuf *b, enum sqs_protocol p, const char *queue,
     const struct sqs_delete *e, const unsigned char *pending, size_t n);
 
+/* ChangeMessageVisibilityBatch of the same entries: each message hidden
+ * for its e[i].seconds from now. */
+void sqsreq_hide(struct obuf *b, enum sqs_protocol p, const char *queue,
+    const struct sqs_delete *e, const unsigned char *pending, size_t n);
+
 /* SendMessage of body[0..len). */
 void sqsreq_send(struct obuf *b, enum sqs_protocol p, const char *queue,
     const char *body, size_t len);

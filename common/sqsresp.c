@@ -434,6 +434,15 @@ sqsresp_parse_json(struct sqsresp *a, const char *text, size_t len)
  * their element ends; once SQSRESP_MAX are counted, that slot is the
  * scratch one past the end, overwritten by each further element.
  */
+/* An entry of a batch's answer: done, or failed (BatchResultErrorEntry). */
+static int
+is_entry(const char *name)
+{
+	return strcmp(name, "DeleteMessageBatchResultEntry") == 0 ||
+	    strcmp(name, "ChangeMessageVisibilityBatchResultEntry") == 0 ||
+	    strcmp(name, "BatchResultErrorEntry") == 0;
+}
+
 static void
 xml_leaf(void *ctx, const char *parent, const char *name, const char *text,
     size_t len)
@@ -463,8 +472,7 @@ xml_leaf(void *ctx, const char *parent, const char *name, const char *text,
 			m->sent_timestamp = number(text, len);
 		else if (strcmp(an, "ApproximateReceiveCount") == 0)
 			m->receive_count = count(text, len);
-	} else if (strcmp(parent, "DeleteMessageBatchResultEntry") == 0 ||
-	    strcmp(parent, "BatchResultErrorEntry") == 0) {
+	} else if (is_entry(parent)) {
 		if (strcmp(name, "Id") == 0)
 			a->ent_at[a->nents].id = keep(a, text, len);
 		else if (strcmp(name, "Code") == 0)
@@ -490,8 +498,7 @@ xml_end(void *ctx, const char *name)
 		if (a->nmsgs < SQSRESP_MAX)
 			a->nmsgs++;
 		clear_msg(a, a->nmsgs);
-	} else if (strcmp(name, "DeleteMessageBatchResultEntry") == 0 ||
-	    strcmp(name, "BatchResultErrorEntry") == 0) {
+	} else if (is_entry(name)) {
 		a->ents[a->nents].failed = name[0] == 'B';
 		if (a->nents < SQSRESP_MAX)
 			a->nents++;

@@ -9,6 +9,7 @@
 
 #include "exitcode.h"
 #include "sqstool.h"
+#include "tool.h"
 
 
 int
@@ -40,8 +41,15 @@ sqstool_option(struct sqstool *t, int c, const char *arg)
 	return 0;
 }
 
+void
+sqstool_wait_out_outages(struct sqstool *t, int continuous)
+{
+	t->sqs.wait_out_outages = continuous &&
+	    getenv("AWS_MAX_ATTEMPTS") == NULL;
+}
+
 struct sqs *
-xsqs_open(const struct sqstool *t)
+xsqs_open(struct sqstool *t)
 {
 	const char *url = t->queue_url;
 	struct sqs *q;
@@ -53,6 +61,9 @@ xsqs_open(const struct sqstool *t)
 		warnx("no queue: give --queue-url or set SQS_QUEUE_URL");
 		exit(EXIT_USAGE);
 	}
+	t->outage.service = "sqs";
+	t->outage.report = tool_outage_report;
+	t->sqs.outage = &t->outage;
 	if ((q = sqs_open(url, &t->sqs, why, sizeof(why))) == NULL)
 		errx(EXIT_CONFIG, "%s", why);
 	return q;

@@ -36,15 +36,24 @@
 struct sqstool {
 	const char *queue_url;
 	struct sqs_options sqs;
+	struct outage outage;	/* SQS's, logged and counted */
 };
+
+/* Sets whether the tool waits out SQS outages: it does when it runs on
+ * continuously (no limit of its own) and $AWS_MAX_ATTEMPTS does not set
+ * one; otherwise a failing request gives up after AWS_MAX_ATTEMPTS tries
+ * (default 8). */
+void sqstool_wait_out_outages(struct sqstool *t, int continuous);
 
 /* Takes option c with its argument if it is one of the above; returns 1
  * if it was.  A bad value exits EXIT_USAGE. */
 int sqstool_option(struct sqstool *t, int c, const char *arg);
 
-/* Opens the queue, $SQS_QUEUE_URL when none was given; exits EXIT_USAGE
- * when there is none, EXIT_CONFIG when the client cannot be set up. */
-struct sqs *xsqs_open(const struct sqstool *t);
+/* Opens the queue, $SQS_QUEUE_URL when none was given, its outages
+ * logged (tool_outage_report()) and counted in t->outage; exits
+ * EXIT_USAGE when there is none, EXIT_CONFIG when the client cannot be
+ * set up. */
+struct sqs *xsqs_open(struct sqstool *t);
 
 /* The exit status for a failed call. */
 int sqstool_exit_status(enum sqs_status st);

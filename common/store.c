@@ -156,22 +156,41 @@ store_sleep_backoff(int n)
 	nanosleep(&ts, NULL);
 }
 
+/* The deadline of a retry loop started now: a time on backoff_now_ms()'s
+ * clock, or -1 for none.  Once the tool is asked to stop, a loop without
+ * a limit ends STORE_STOP_RETRY_MS later. */
+static long long
+retry_deadline(const struct store *s, long long now, long long deadline)
+{
+	long long stop_by;
+
+	if (deadline == -2)
+		deadline = s->o.retry_ms < 0 ? -1 : now + s->o.retry_ms;
+	if (s->o.stop != NULL && *s->o.stop) {
+		stop_by = now + STORE_STOP_RETRY_MS;
+		if (deadline < 0 || deadline > stop_by)
+			deadline = stop_by;
+	}
+	return deadline;
+}
+
 struct store *
-store_open(const char *conninfo, long retry_ms, char *err, size_t errlen)
+store_open(const struct store_options *o, char *err, size_t errlen)
 {
 	/* A name in pg_stat_activity, unless the user gave one. */
 	const char *const keys[] = { "dbname", "fallback_application_name",
 	    NULL };
-	const char *const values[] = { conninfo ? conninfo : "", "pg-load",
-	    NULL };
-	long long deadline = backoff_now_ms() + retry_ms;
+	const char *const values[] = { o->conninfo ? o->conninfo : "",
+	    "pg-load", NULL };
 	struct store *s = calloc(1, sizeof(*s));
+	long long deadline;
 
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	s->retry_ms = retry_ms;
+	s->o = *o;
+	deadline = retry_deadline(s, backoff_now_ms(), -2);
 	for (int tries = 0;; tries++) {
 		PGPing ping;
 		char *nl;
@@ -190,13 +209,16 @@ store_open(const char *conninfo, long retry_ms, char *err, size_t errlen)
 		 * answers and still refuses us (a password, a database that
 		 * does not exist) will not. */
 		ping = PQpingParams(keys, values, 1);
+		deadline = retry_deadline(s, backoff_now_ms(), deadline);
 		if ((ping != PQPING_NO_RESPONSE && ping != PQPING_REJECT) ||
-		    backoff_now_ms() >= deadline) {
+		    (deadline >= 0 && backoff_now_ms() >= deadline)) {
 			store_close(s);
 			return NULL;
 		}
+		outage_retry(s->o.outage, 1, err);
 		store_sleep_backoff(tries);
 	}
+	outage_answered(s->o.outage);
 	PQsetErrorVerbosity(s->conn, PQERRORS_TERSE);
 	return s;
 }
@@ -376,7 +398,7 @@ int
 store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
     void *ctx)
 {
-	long long deadline = backoff_now_ms() + s->retry_ms;
+	long long start = backoff_now_ms(), deadline;
 	enum outcome o;
 	int tries = 0;
 
@@ -388,6 +410,7 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 		store_batch_clear(b);
 		return -1;
 	}
+	deadline = retry_deadline(s, start, -2);
 	for (;;) {
 		/* Every attempt starts from the batch as it was added. */
 		for (size_t i = 0; i < s->b->nitems; i++)
@@ -396,20 +419,29 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 		s->b->reasons.len = s->b->reasons_base;
 		if ((o = attempt(s)) == OK)
 			break;
-		if (o == FATAL || backoff_now_ms() >= deadline) {
+		deadline = retry_deadline(s, backoff_now_ms(), deadline);
+		if (o == FATAL ||
+		    (deadline >= 0 && backoff_now_ms() >= deadline)) {
 			if (o != FATAL) {
 				char last[sizeof(s->err)];
 
 				memcpy(last, s->err, sizeof(last));
 				snprintf(s->err, sizeof(s->err), "gave up after "
-				    "%d attempts in %ld s: %.400s", tries + 1,
-				    s->retry_ms / 1000, last);
+				    "%d attempts in %lld s: %.400s", tries + 1,
+				    (backoff_now_ms() - start + 500) / 1000,
+				    last);
 			}
 			store_batch_clear(b);
 			return -1;
 		}
+		/* A connection that broke says the server is away; a deadlock
+		 * or a serialization failure only that this batch must be
+		 * redone. */
+		outage_retry(s->o.outage, PQstatus(s->conn) != CONNECTION_OK,
+		    s->err);
 		store_sleep_backoff(tries++);
 	}
+	outage_answered(s->o.outage);
 	for (size_t i = 0; i < s->b->nitems; i++) {
 		const struct store_item *it = &s->b->items[i];
 		struct ndjson_ids ids = {

@@ -31,8 +31,8 @@
  *
  * When the connection breaks, the server restarts or the transaction is
  * chosen as a deadlock victim, the batch is redone on a fresh connection
- * with backoff, until a deadline; after a COMMIT whose outcome is unknown
- * the ledger makes the redo harmless.
+ * with backoff, until a deadline or for as long as it takes; after a
+ * COMMIT whose outcome is unknown the ledger makes the redo harmless.
  *
  * No value is spliced into SQL: rows travel as binary COPY data, keys as
  * binary statement parameters.  Reasons name the condition and
@@ -44,10 +44,12 @@
 #ifndef STORE_H
 #define STORE_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "ndjson.h"
 #include "obuf.h"
+#include "outage.h"
 
 struct store;
 struct store_item;
@@ -89,12 +91,24 @@ struct store_result {
 
 typedef void store_result_fn(void *ctx, const struct store_result *r);
 
-/* Connects with a libpq conninfo string ("" or NULL: the PG* environment).
- * A server that does not answer, or is starting or stopping, is waited
- * for up to retry_ms; one that answers and refuses (a password, a missing
- * database) fails at once.  A failed batch is redone for up to retry_ms
- * too.  Returns NULL with a message in err. */
-struct store *store_open(const char *conninfo, long retry_ms, char *err,
+struct store_options {
+	const char *conninfo;	/* libpq's; "" or NULL: the PG* environment */
+	long retry_ms;		/* how long to retry; < 0: without a limit */
+	/* Once *stop is set, retrying without a limit ends within
+	 * STORE_STOP_RETRY_MS: a drain ends. */
+	volatile sig_atomic_t *stop;
+	struct outage *outage;	/* NULL: none (outage.h) */
+};
+
+#define STORE_STOP_RETRY_MS 10000
+
+/* Connects.  A server that does not answer, or is starting or stopping,
+ * is waited for as o->retry_ms says; one that answers and refuses (a
+ * password, a missing database) fails at once.  A failed batch is redone
+ * as long.  Failures retried and answers are reported to o->outage (a
+ * broken connection as the server away, a deadlock as a retry only).
+ * Returns NULL with a message in err. */
+struct store *store_open(const struct store_options *o, char *err,
     size_t errlen);
 
 void store_close(struct store *s);

@@ -52,7 +52,7 @@ enum outcome {
 
 struct store {
 	PGconn *conn;
-	long retry_ms;
+	struct store_options o;
 	int prepared;		/* statements prepared on this connection */
 	int probe_all;		/* look every key up (see attempt()) */
 	long long before_ms;	/* second keys before this (ledger.h) */

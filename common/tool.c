@@ -12,6 +12,8 @@
 
 #include "exitcode.h"
 #include "jsonw.h"
+#include "outage.h"
+#include "stats.h"
 #include "tool.h"
 
 void
@@ -120,4 +122,26 @@ tool_log_message(size_t lineno, const char *id, size_t id_len,
 	obuf_putc(&msg, '\n');
 	(void)obuf_write(&msg, STDERR_FILENO);	/* best effort */
 	obuf_free(&msg);
+}
+
+void
+tool_outage_report(const struct outage *o, int down, const char *why)
+{
+	if (down)
+		warnx("%s is failing: %s; retrying", o->service, why);
+	else
+		warnx("%s answers again after %.0f s (%ld failed tries)",
+		    o->service,
+		    (double)outage_length_ms(o) / 1000.0,
+		    atomic_load(&o->retries) - atomic_load(&o->retries_then));
+}
+
+int
+xstats_option(struct stats *s, int c, const char *arg)
+{
+	int taken = stats_option(s, c, arg);
+
+	if (taken < 0)
+		exit(EXIT_USAGE);
+	return taken;
 }

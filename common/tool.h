@@ -53,6 +53,19 @@ void tool_version(const char *name) __attribute__((noreturn));
 void tool_log_message(size_t lineno, const char *id, size_t id_len,
     const char *event, const char *detail, size_t detail_len);
 
+/*
+ * Logs a service going away and coming back (an outage_report_fn,
+ * outage.h): "TOOL: sqs is failing: WHY; retrying", and
+ * "TOOL: sqs answers again after N s (K failed tries)".
+ */
+struct outage;
+void tool_outage_report(const struct outage *o, int down, const char *why);
+
+/* stats_option() (stats.h) for getopt's option c: returns 1 if it took
+ * it; exits EXIT_USAGE on a bad value. */
+struct stats;
+int xstats_option(struct stats *s, int c, const char *arg);
+
 /* Parses a decimal option value in [min, max]; otherwise reports the
  * option by name and exits EXIT_USAGE. */
 long xnumber(const char *arg, const char *option, long min, long max);

@@ -81,9 +81,22 @@ struct loader {
 	/* Standard output and the progress line, shared by the committers: */
 	pthread_mutex_t out_mu;
 	struct stats stats;
+	struct store_options store_options;
+	struct outage postgresql;	/* the server's, logged and counted */
 };
 
 enum { S_LINES, S_STORED, S_DUPLICATES, S_REJECTED, S_REFUSED, S_BATCHES };
+static const struct stats_counter counters[] = {
+	{ "lines", "read_lines", "Lines read." },
+	{ "stored", "stored_rows", "Rows committed to user_logins." },
+	{ "duplicates", "duplicate_messages", "Messages committed before, "
+	    "acknowledged again and not stored twice." },
+	/* both in fetch_awards_rejects_total{reason}: */
+	{ "rejected", NULL, NULL },
+	{ "refused", NULL, NULL },
+	{ "batches", "committed_batches", "Transactions committed." },
+	{ NULL, NULL, NULL },
+};
 
 static void
 usage(FILE *f)
@@ -105,8 +118,10 @@ usage(FILE *f)
 	    "                           has waited MS milliseconds (default 200)\n"
 	    "  -C, --connections N      store up to N batches at once, each on its\n"
 	    "                           own connection (default 3)\n"
-	    "  -r, --retry-seconds S    redo a failed batch on a new connection for\n"
-	    "                           up to S seconds before giving up (default 60)\n"
+	    "  -r, --retry-seconds S    give up on a server that is away, or a batch\n"
+	    "                           that keeps failing, after S seconds (default:\n"
+	    "                           wait as long as it takes; 60 with\n"
+	    "                           --prune-ledger)\n"
 	    "  -P, --prune-ledger DAYS  delete the ledger entries of messages sent\n"
 	    "                           more than DAYS days ago (the queue's\n"
 	    "                           retention and a margin), then exit\n"
@@ -143,6 +158,7 @@ write_result(void *ctx, const struct store_result *r)
 		stats_reason(&ld->stats, r->reason, r->reason_len);
 	} else
 		stats_add(&ld->stats, r->duplicate ? S_DUPLICATES : S_STORED, 1);
+	stats_lag(&ld->stats, ids->sent_timestamp);
 
 	if (r->reason == NULL && ids->receipt_handle.s == NULL)
 		return;		/* a bare replay: nothing to acknowledge */
@@ -369,7 +385,7 @@ main(int argc, char *argv[])
 	    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
 	    .out_mu = PTHREAD_MUTEX_INITIALIZER };
 	const char *conninfo = NULL, *line;
-	long retry_s = 60, prune_days = -1;
+	long retry_s = -1, prune_days = -1;
 	int c, create = 0;
 	struct lines in;
 	sigset_t sigs;
@@ -378,7 +394,7 @@ main(int argc, char *argv[])
 
 	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "d:cb:C:f:r:P:hV",
 	    longopts, NULL)) != -1) {
-		if (stats_option(&ld.stats, c, optarg))
+		if (xstats_option(&ld.stats, c, optarg))
 			continue;
 		switch (c) {
 		case 'd':
@@ -424,9 +440,18 @@ main(int argc, char *argv[])
 	 * connects (tool.h). */
 	tool_catch_signals();
 	/* Before anything can fail: a failing exit leaves its stats too. */
-	stats_init(&ld.stats, "pg-load", (const char *const[]){ "lines",
-	    "stored", "duplicates", "rejected", "refused", "batches", NULL },
-	    "lines");
+	ld.stats.lag_measured = 1;
+	stats_init(&ld.stats, "pg-load", counters, "lines");
+	stats_watch(&ld.stats, &ld.postgresql);
+	/* A loader waits out a database outage (the messages it holds are
+	 * not acknowledged meanwhile); a pruning job is one of many runs. */
+	if (retry_s < 0 && prune_days > 0)
+		retry_s = 60;
+	ld.store_options = (struct store_options){ .conninfo = conninfo,
+	    .retry_ms = retry_s < 0 ? -1 : retry_s * 1000, .stop = &tool_stop,
+	    .outage = &ld.postgresql };
+	ld.postgresql.service = "postgresql";
+	ld.postgresql.report = tool_outage_report;
 	if ((ld.comm = calloc((size_t)ld.nconn, sizeof(*ld.comm))) == NULL ||
 	    (ld.slots = calloc((size_t)ld.nconn + 1,
 	    sizeof(*ld.slots))) == NULL ||
@@ -436,8 +461,8 @@ main(int argc, char *argv[])
 	for (int i = 0; i < ld.nconn; i++) {
 		ld.comm[i].ld = &ld;
 		jfields_init(&ld.comm[i].parser, NDJSON_MAX_DEPTH, 0);
-		if ((ld.comm[i].store = store_open(conninfo, retry_s * 1000,
-		    why, sizeof(why))) == NULL)
+		if ((ld.comm[i].store = store_open(&ld.store_options, why,
+		    sizeof(why))) == NULL)
 			errx(EXIT_DB, "%s", why);
 		if (i == 0 && create && store_create(ld.comm[0].store) < 0)
 			errx(EXIT_DB, "%s", store_error(ld.comm[0].store));

@@ -49,6 +49,12 @@ struct masker {
 };
 
 enum { S_LINES, S_ROWS, S_REJECTED };
+static const struct stats_counter counters[] = {
+	{ "lines", "read_lines", "Lines read." },
+	{ "rows", "row_lines", "Row lines written, one per valid login." },
+	{ "rejected", NULL, NULL },	/* fetch_awards_rejects_total{reason} */
+	{ NULL, NULL, NULL },
+};
 
 /* A computed mask: NULL text for a NULL value. */
 struct mask_text {
@@ -268,7 +274,7 @@ main(int argc, char *argv[])
 
 	while ((c = getopt_long(argc, argv, STATS_SHORTOPTS "k:m:i:rbhV",
 	    longopts, NULL)) != -1) {
-		if (stats_option(&m.stats, c, optarg))
+		if (xstats_option(&m.stats, c, optarg))
 			continue;
 		switch (c) {
 		case 'k':
@@ -322,8 +328,7 @@ main(int argc, char *argv[])
 		    "library");
 
 	tool_init_output();
-	stats_init(&m.stats, "pii-mask", (const char *const[]){ "lines",
-	    "rows", "rejected", NULL }, "lines");
+	stats_init(&m.stats, "pii-mask", counters, "lines");
 	if (lines_init(&in, 0, NDJSON_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");
 	/* A line may be a body, and a body must have every key once. */

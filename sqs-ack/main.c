@@ -32,6 +32,17 @@
 #define BATCH 10		/* the most DeleteMessageBatch takes */
 
 enum { S_DELETED, S_STALE, S_FAILED, S_PARKED, S_CALLS };
+static const struct stats_counter counters[] = {
+	{ "deleted", "deleted_messages", "Messages deleted from the queue." },
+	{ "stale", "stale_receipts", "Receipt handles no longer valid: the "
+	    "message comes back and is acknowledged then." },
+	{ "failed", "failed_deletes", "Deletes the service refused." },
+	{ "parked", "parked_messages", "Rejected messages sent to the "
+	    "dead-letter queue." },
+	{ "calls", "delete_requests", "DeleteMessageBatch requests "
+	    "answered." },
+	{ NULL, NULL, NULL },
+};
 static struct stats stats;
 
 
@@ -49,7 +60,8 @@ usage(FILE *f)
 	    "\n"
 	    "Deletes from an SQS queue every message whose receipt_handle is read\n"
 	    "on standard input; lines with a \"reject\" key are skipped.  SIGTERM\n"
-	    "or SIGINT stops it after deleting what it has read.\n"
+	    "or SIGINT stops it after deleting what it has read.  It waits out SQS\n"
+	    "outages of any length, unless AWS_MAX_ATTEMPTS is set.\n"
 	    "\n"
 	    SQSTOOL_USAGE
 	    "  -D, --dead-letter-queue URL\n"
@@ -201,7 +213,7 @@ struct deleter {
 static void
 collect(struct deleter *d, int fd, int timeout_ms)
 {
-	struct sqs_call *call = sqs_run(d->q, fd, timeout_ms);
+	struct sqs_call *call = sqs_run(d->q, fd, POLLIN, timeout_ms);
 
 	for (size_t i = 0; call != NULL && i < d->nslots; i++)
 		if (d->slots[i].call == call) {
@@ -246,7 +258,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sqstool t = { .sqs.stop = &tool_stop }, dt;
+	struct sqstool t = { .sqs.stop = &tool_stop }, dt = { .queue_url = NULL };
 	const char *line, *dlq_url = NULL;
 	struct sqs *dlq = NULL;
 	long parked_failed = 0;
@@ -262,7 +274,7 @@ main(int argc, char *argv[])
 	    longopts,
 	    NULL)) != -1) {
 		if (sqstool_option(&t, c, optarg) ||
-		    stats_option(&stats, c, optarg))
+		    xstats_option(&stats, c, optarg))
 			continue;
 		switch (c) {
 		case 'D':
@@ -286,14 +298,23 @@ main(int argc, char *argv[])
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
-	tool_catch_signals();	/* from here a signal ends cleanly */
+	/* From here a signal ends cleanly, and any exit leaves its stats. */
+	tool_catch_signals();
+	stats_init(&stats, "sqs-ack", counters, "deleted");
+	/* It reads until its input ends: it waits out SQS outages unless
+	 * told how often to try. */
+	sqstool_wait_out_outages(&t, 1);
+	stats_watch(&stats, &t.outage);
 	d.q = xsqs_open(&t);
 	for (size_t i = 0; i < d.nslots; i++)
 		if ((d.slots[i].call = sqs_call_new(d.q)) == NULL)
 			err(EXIT_IO, "out of memory");
 	if (dlq_url != NULL) {
-		dt = t;
+		/* Parking is a blocking send that gives up: the message then
+		 * stays on its queue. */
 		dt.queue_url = dlq_url;
+		dt.sqs = t.sqs;
+		dt.sqs.wait_out_outages = 0;
 		dlq = xsqs_open(&dt);
 	}
 	tool_init_output();
@@ -301,8 +322,6 @@ main(int argc, char *argv[])
 		err(EXIT_IO, "buffers");
 	jfields_init(&parser, NDJSON_MAX_DEPTH, 0);
 
-	stats_init(&stats, "sqs-ack", (const char *const[]){ "deleted",
-	    "stale", "failed", "parked", "calls", NULL }, "deleted");
 	while (!tool_stop) {
 		enum lines_result r = lines_next(&in, 0, &line, &len);
 

@@ -35,16 +35,27 @@ setup() {
 	m=$BATS_TEST_TMPDIR/metrics.prom
 	pg-load --metrics-file "$m" --stats <"$BATS_TEST_TMPDIR/rows" >/dev/null 2>"$BATS_TEST_TMPDIR/err"
 	rows=$(grep -c '^{"row"' "$BATS_TEST_TMPDIR/rows")
-	grep -qx "fetch_awards_stored_total{tool=\"pg-load\"} $rows" "$m"
-	grep -qx "fetch_awards_batches_total{tool=\"pg-load\"} 1" "$m"
+	grep -qx "fetch_awards_stored_rows_total{tool=\"pg-load\"} $rows" "$m"
+	grep -qx "fetch_awards_committed_batches_total{tool=\"pg-load\"} 1" "$m"
 	grep -q '^fetch_awards_batch_seconds_count{tool="pg-load"} 1$' "$m"
-	grep -q '^# TYPE fetch_awards_stored_total counter$' "$m"
+	grep -q '^# TYPE fetch_awards_stored_rows_total counter$' "$m"
 	grep -q '^fetch_awards_rejects_total{tool="pg-load",reason="not JSON"} ' "$m"
+	grep -qx 'fetch_awards_build_info{tool="pg-load",version="'"$(pg-load --version | awk '{print $3}')"'"} 1' "$m"
+	grep -qx 'fetch_awards_service_up{tool="pg-load",service="postgresql"} 1' "$m"
+	# one family per count: rejects only by reason
+	run ! grep -E '^fetch_awards_(rejected|refused)' "$m"
+	# every message with a sent time has its lag: the fixtures are
+	# old, so all of them are in the last bucket and +Inf
+	n=$(grep -c '"sent_timestamp":[0-9]' "$BATS_TEST_TMPDIR/rows")
+	grep -qx "fetch_awards_commit_lag_seconds_count{tool=\"pg-load\"} $n" "$m"
+	grep -qx "fetch_awards_commit_lag_seconds_bucket{tool=\"pg-load\",le=\"+Inf\"} $n" "$m"
+	grep -qx 'fetch_awards_commit_lag_seconds_bucket{tool="pg-load",le="0.25"} 0' "$m"
+	promtool check metrics <"$m"
 	[ ! -e "$m.tmp" ]
 	# a second run stores nothing new: all duplicates
 	pg-load --metrics-file "$m" <"$BATS_TEST_TMPDIR/rows" >/dev/null 2>&1
-	grep -qx "fetch_awards_duplicates_total{tool=\"pg-load\"} $rows" "$m"
-	grep -qx 'fetch_awards_stored_total{tool="pg-load"} 0' "$m"
+	grep -qx "fetch_awards_duplicate_messages_total{tool=\"pg-load\"} $rows" "$m"
+	grep -qx 'fetch_awards_stored_rows_total{tool="pg-load"} 0' "$m"
 	tail -1 "$BATS_TEST_TMPDIR/err" | jq -e --argjson r "$rows" '.tool == "pg-load" and .stored == $r' >/dev/null
 }
 

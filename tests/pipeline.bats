@@ -197,4 +197,30 @@ table_rows() {
 	./pipeline.sh -j 2 --until-empty --wait-seconds 0 --metrics-file "$BATS_TEST_TMPDIR/m/fa.prom"
 	[ "$(ls "$BATS_TEST_TMPDIR/m" | wc -l)" -eq 8 ]
 	[ -f "$BATS_TEST_TMPDIR/m/fa.pg-load.2.prom" ]
+	# what node_exporter's textfile collector reads: the files of the
+	# two pipelines differ by their label, no series twice, all valid
+	grep -q '^fetch_awards_read_lines_total{tool="pg-load",pipeline="2"} ' "$BATS_TEST_TMPDIR/m/fa.pg-load.2.prom"
+	cat "$BATS_TEST_TMPDIR/m"/*.prom | grep -v '^#' | sed 's/ [^ ]*$//' | sort | uniq -d >"$BATS_TEST_TMPDIR/twice"
+	[ ! -s "$BATS_TEST_TMPDIR/twice" ]
+	for f in "$BATS_TEST_TMPDIR/m"/*.prom; do
+		promtool check metrics <"$f"
+	done
+	# the user's own label goes to every stage beside the pipeline's
+	rm -f "$BATS_TEST_TMPDIR/m"/*
+	./pipeline.sh -j 2 --until-empty --wait-seconds 0 --metrics-label 'host=a"b' \
+	    --metrics-file "$BATS_TEST_TMPDIR/m/fa.prom"
+	[ "$(grep -l '{tool="[a-z-]*",host="a\\"b",pipeline="[12]"' "$BATS_TEST_TMPDIR/m"/*.prom | wc -l)" -eq 8 ]
+}
+
+@test "--metrics-label: a bad or repeated label name is a usage error" {
+	for bad in tool=x le=1 =x x 1a=b __x=1 'a b=1'; do
+		run pii-mask --metrics-label "$bad" </dev/null
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"--metrics-label"* ]]
+	done
+	run pg-load --metrics-label a=1 --metrics-label a=2 </dev/null
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"a given twice"* ]]
+	run sqs-recv --metrics-label "a=$(printf 'x\ty')" </dev/null
+	[ "$status" -eq 2 ]
 }

@@ -165,7 +165,7 @@ rows() {
 	exec 7>"$BATS_TEST_TMPDIR/in"
 	for _ in $(seq 30); do [ -f "$BATS_TEST_TMPDIR/m.prom" ] && break; sleep 0.1; done
 	# the metrics file is there at once, with nothing done
-	grep -q '^fetch_awards_lines_total{tool="pii-mask"} 0$' "$BATS_TEST_TMPDIR/m.prom"
+	grep -q '^fetch_awards_read_lines_total{tool="pii-mask"} 0$' "$BATS_TEST_TMPDIR/m.prom"
 	h1=$(stat -c %Y.%y "$BATS_TEST_TMPDIR/health")
 	m1=$(stat -c %y "$BATS_TEST_TMPDIR/m.prom")
 	sleep 2.5
@@ -175,7 +175,7 @@ rows() {
 	sleep 9.5
 	# and the metrics rewritten on the timer, with the line counted
 	[ "$(stat -c %y "$BATS_TEST_TMPDIR/m.prom")" != "$m1" ]
-	grep -q '^fetch_awards_lines_total{tool="pii-mask"} 1$' "$BATS_TEST_TMPDIR/m.prom"
+	grep -q '^fetch_awards_read_lines_total{tool="pii-mask"} 1$' "$BATS_TEST_TMPDIR/m.prom"
 	kill -TERM "$pid"
 	wait "$pid"
 }

@@ -296,3 +296,77 @@ sys.stdout.buffer.write(b)' >"$BATS_TEST_TMPDIR/body"
 		[ "$(wc -l <"$BATS_TEST_TMPDIR/out.$n")" -eq "$n" ]
 	done
 }
+
+# A tool a test left running when it failed.
+teardown() {
+	[ -z "${RECV_PID:-}" ] || kill -KILL "$RECV_PID" 2>/dev/null || true
+}
+
+@test "sqs-recv: a message that comes back before it is deleted is written again, then kept hidden for --hold-seconds" {
+	fa_queue "hold-$RANDOM" 10	# no redrive before the tenth receive
+	seq 3 | fa_send "$QUEUE_URL"
+	# nobody deletes: each comes back after its 2 s
+	sqs-recv --visibility-timeout 2 --wait-seconds 1 --hold-seconds 5 \
+	    --metrics-file "$BATS_TEST_TMPDIR/m.prom" >"$BATS_TEST_TMPDIR/out" 3>&- &
+	RECV_PID=$!
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 6 ] && break
+		sleep 0.1
+	done
+	sleep 2.5	# no third receive while held
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq 6 ]
+	# the copy written again carries the newer receipt handle
+	[ "$(jq -r .receive_count "$BATS_TEST_TMPDIR/out" | sort | uniq -c | awk '{print $1 "x" $2}' | paste -sd,)" = "3x1,3x2" ]
+	# after the 5 s hold they come back once more
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 9 ] && break
+		sleep 0.1
+	done
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq 9 ]
+	kill -TERM "$RECV_PID"
+	wait "$RECV_PID"
+	RECV_PID=
+	grep -qx 'fetch_awards_came_back_messages_total{tool="sqs-recv"} 6' "$BATS_TEST_TMPDIR/m.prom"
+	# held no more once it ended: back after the last hide (5 s); and
+	# a drain holds nothing (rejects must reach the redrive)
+	sleep 5.5
+	sqs-recv --until-empty --wait-seconds 0 --visibility-timeout 1 >"$BATS_TEST_TMPDIR/out2"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out2")" -eq 3 ]
+}
+
+@test "sqs-recv: output that is not read stops the receiving, not the loop" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	exec 7<>"$BATS_TEST_TMPDIR/fifo"	# open, never read
+	head -c 1000 /dev/zero | tr '\0' x >"$BATS_TEST_TMPDIR/body"
+	for _ in $(seq 1000); do cat "$BATS_TEST_TMPDIR/body"; echo; done | fa_send "$QUEUE_URL"
+	sqs-recv --wait-seconds 1 --health-file "$BATS_TEST_TMPDIR/health" \
+	    >"$BATS_TEST_TMPDIR/fifo" 3>&- 7>&- &
+	RECV_PID=$!
+	# until the receiving stops: the same count 3 s apart
+	n=-1
+	for _ in $(seq 20); do
+		prev=$n
+		sleep 3
+		n=$(fa_sqs GetQueueAttributes "{\"QueueUrl\":\"$QUEUE_URL\",\"AttributeNames\":[\"All\"]}" |
+		    jq '.Attributes.ApproximateNumberOfMessagesNotVisible | tonumber')
+		[ "$n" -eq "$prev" ] && break
+	done
+	echo "received while the output is stuck: $n"
+	[ "$n" -eq "$prev" ]
+	# a pipe (64 KiB) and OUT_HIGH (64 KiB) of lines of about 1.3 KiB,
+	# and a batch of 10 more
+	[ "$n" -ge 50 ] && [ "$n" -le 200 ]
+	h=$(stat -c %y "$BATS_TEST_TMPDIR/health")
+	sleep 2
+	[ "$(stat -c %y "$BATS_TEST_TMPDIR/health")" != "$h" ]	# alive
+	kill -TERM "$RECV_PID"
+	# it still writes what it received, so the reader drains it
+	cat <&7 >"$BATS_TEST_TMPDIR/out" &
+	reader=$!
+	wait "$RECV_PID"
+	RECV_PID=
+	exec 7>&-
+	sleep 0.5
+	kill "$reader" 2>/dev/null || true
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq "$n" ]
+}

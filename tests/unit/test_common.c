@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "idset.h"
 #include "jfields.h"
 #include "ndjson.h"
 #include "jsonw.h"
@@ -492,6 +493,17 @@ test_sqsresp(void)
 	CHECK(a.nents == 2 && !a.ents[0].failed && a.ents[1].failed &&
 	    !a.ents[1].sender_fault && strcmp(a.ents[1].code,
 	    "InternalError") == 0);
+	CHECK(sqsresp_parse_xml(&a, S("<ChangeMessageVisibilityBatchResponse>"
+	    "<ChangeMessageVisibilityBatchResult>"
+	    "<ChangeMessageVisibilityBatchResultEntry><Id>0</Id>"
+	    "</ChangeMessageVisibilityBatchResultEntry><BatchResultErrorEntry>"
+	    "<Id>1</Id><Code>ReceiptHandleIsInvalid</Code><SenderFault>true"
+	    "</SenderFault></BatchResultErrorEntry>"
+	    "</ChangeMessageVisibilityBatchResult>"
+	    "</ChangeMessageVisibilityBatchResponse>")) == 0);
+	CHECK(a.nents == 2 && !a.ents[0].failed && strcmp(a.ents[0].id, "0")
+	    == 0 && a.ents[1].failed && a.ents[1].sender_fault &&
+	    strcmp(a.ents[1].code, "ReceiptHandleIsInvalid") == 0);
 	/* No DTD, so no entity can expand. */
 	CHECK(sqsresp_parse_xml(&a, S("<!DOCTYPE r [<!ENTITY a \"aaaa\">]>"
 	    "<r><Message><Body>&a;&a;</Body></Message></r>")) < 0);
@@ -499,9 +511,42 @@ test_sqsresp(void)
 	sqsresp_free(&a);
 }
 
+/* Ids are remembered for at least IDSET_SLOTS / 2 more, then forgotten;
+ * a repeated id keeps its latest time. */
+static void
+test_idset(void)
+{
+	struct idset s;
+	char id[32];
+	int n;
+
+	CHECK(idset_init(&s) == 0);
+	CHECK(idset_find(&s, "a", 1) == -1);
+	idset_add(&s, "a", 1, 5);
+	idset_add(&s, "a", 1, 7);
+	CHECK(idset_find(&s, "a", 1) == 7);
+	CHECK(idset_find(&s, "b", 1) == -1);
+	for (int i = 0; i < IDSET_SLOTS / 2; i++) {
+		n = snprintf(id, sizeof(id), "m-%d", i);
+		idset_add(&s, id, (size_t)n, i);
+	}
+	CHECK(idset_find(&s, "a", 1) == 7);	/* in the older generation */
+	n = snprintf(id, sizeof(id), "m-%d", 0);
+	CHECK(idset_find(&s, id, (size_t)n) == 0);
+	for (int i = 0; i < IDSET_SLOTS / 2; i++) {
+		n = snprintf(id, sizeof(id), "n-%d", i);
+		idset_add(&s, id, (size_t)n, i);
+	}
+	CHECK(idset_find(&s, "a", 1) == -1);	/* forgotten */
+	n = snprintf(id, sizeof(id), "n-%d", IDSET_SLOTS / 2 - 1);
+	CHECK(idset_find(&s, id, (size_t)n) == IDSET_SLOTS / 2 - 1);
+	idset_free(&s);
+}
+
 int
 main(void)
 {
+	test_idset();
 	test_utf8();
 	test_jfields();
 	test_login();

@@ -60,6 +60,24 @@ main(void)
 	    "&DeleteMessageBatchRequestEntry.2.Id=2"
 	    "&DeleteMessageBatchRequestEntry.2.ReceiptHandle=h%222%5C"));
 
+	/* ChangeMessageVisibilityBatch: the same entries, each with its
+	 * timeout */
+	e[0].seconds = 60;
+	e[2].seconds = 43200;
+	sqsreq_hide(&b, SQS_JSON, Q, e, pending, 3);
+	CHECK(body_is(&b, "{\"QueueUrl\":\"" Q "\",\"Entries\":["
+	    "{\"Id\":\"0\",\"ReceiptHandle\":\"AQEB+/a=b&c\",\"VisibilityTimeout\":60},"
+	    "{\"Id\":\"2\",\"ReceiptHandle\":\"h\\\"2\\\\\",\"VisibilityTimeout\":43200}]}"));
+	sqsreq_hide(&b, SQS_QUERY, Q, e, pending, 3);
+	CHECK(body_is(&b, "Action=ChangeMessageVisibilityBatch&Version=2012-11-05"
+	    "&QueueUrl=" QF
+	    "&ChangeMessageVisibilityBatchRequestEntry.1.Id=0"
+	    "&ChangeMessageVisibilityBatchRequestEntry.1.ReceiptHandle=AQEB%2B%2Fa%3Db%26c"
+	    "&ChangeMessageVisibilityBatchRequestEntry.1.VisibilityTimeout=60"
+	    "&ChangeMessageVisibilityBatchRequestEntry.2.Id=2"
+	    "&ChangeMessageVisibilityBatchRequestEntry.2.ReceiptHandle=h%222%5C"
+	    "&ChangeMessageVisibilityBatchRequestEntry.2.VisibilityTimeout=43200"));
+
 	sqsreq_send(&b, SQS_JSON, Q, "{\"a\":\"\xc3\xa9\"}\n", 11);
 	CHECK(body_is(&b, "{\"QueueUrl\":\"" Q "\",\"MessageBody\":"
 	    "\"{\\\"a\\\":\\\"\xc3\xa9\\\"}\\n\"}"));
