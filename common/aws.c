@@ -5,64 +5,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <yajl/yajl_tree.h>
 
-#include "aws.h"
+#include "aws_int.h"
 #include "obuf.h"
 
 #define REFRESH_MARGIN 300	/* seconds before expiry to fetch again */
 #define CONTAINER_HOST "http://169.254.170.2"
 #define IMDS_DEFAULT "http://169.254.169.254"
 
-/* The first of the named variables that is set and not empty. */
-static const char *
-env_first(const char *a, const char *b)
-{
-	const char *v;
-
-	if ((v = getenv(a)) != NULL && *v != '\0')
-		return v;
-	if (b != NULL && (v = getenv(b)) != NULL && *v != '\0')
-		return v;
-	return NULL;
-}
-
-/* The REGION of https://sqs.REGION.amazonaws.com/..., or NULL. */
-static char *
-region_of_url(const char *url)
-{
-	const char *host, *dot;
-
-	if ((host = strstr(url, "://")) == NULL)
-		return NULL;
-	host += 3;
-	if (strncmp(host, "sqs.", 4) != 0)
-		return NULL;
-	host += 4;
-	if ((dot = strchr(host, '.')) == NULL || dot == host ||
-	    strncmp(dot, ".amazonaws.com", 14) != 0)
-		return NULL;
-	return strndup(host, (size_t)(dot - host));
-}
-
-static void
-wipe_free(char *s)
+void
+aws_wipe_free(char *s)
 {
 	if (s != NULL)
 		OPENSSL_cleanse(s, strlen(s));
 	free(s);
 }
 
-static void
-drop_credentials(struct aws_config *c)
+void
+aws_drop_credentials(struct aws_config *c)
 {
 	free(c->access_key_id);
-	wipe_free(c->secret_access_key);
-	wipe_free(c->session_token);
+	aws_wipe_free(c->secret_access_key);
+	aws_wipe_free(c->session_token);
 	c->access_key_id = c->secret_access_key = c->session_token = NULL;
 	c->expiration = 0;
 }
@@ -70,117 +40,11 @@ drop_credentials(struct aws_config *c)
 void
 aws_config_free(struct aws_config *c)
 {
-	drop_credentials(c);
+	aws_drop_credentials(c);
 	free(c->endpoint);
 	free(c->region);
+	free(c->ca_bundle);
 	memset(c, 0, sizeof(*c));
-}
-
-/* Strips blanks at both ends, in place. */
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && strchr(" \t\r\n", e[-1]) != NULL)
-		*--e = '\0';
-	return s;
-}
-
-/*
- * The value of key in [section] of an AWS shared config file (the INI
- * dialect the SDKs read: "key = value", # and ; comments), or NULL.
- * *found is set when the section exists.
- */
-static char *
-ini_get(const char *path, const char *section, const char *key, int *found)
-{
-	char *line = NULL, *value = NULL;
-	size_t cap = 0;
-	int in = 0;
-	FILE *f;
-
-	if (path == NULL || (f = fopen(path, "r")) == NULL)
-		return NULL;
-	while (value == NULL && getline(&line, &cap, f) > 0) {
-		char *s = trim(line), *eq;
-
-		if (*s == '#' || *s == ';' || *s == '\0')
-			continue;
-		if (*s == '[') {
-			char *end = strchr(s, ']');
-
-			if (end != NULL)
-				*end = '\0';
-			in = strcmp(trim(s + 1), section) == 0;
-			*found |= in;
-			continue;
-		}
-		if (!in || (eq = strchr(s, '=')) == NULL)
-			continue;
-		*eq = '\0';
-		if (strcmp(trim(s), key) == 0)
-			value = strdup(trim(eq + 1));
-	}
-	if (line != NULL)
-		OPENSSL_cleanse(line, cap);
-	free(line);
-	fclose(f);
-	return value;
-}
-
-/* The shared credentials and config files, and the profile's sections. */
-struct profile {
-	const char *name;
-	char *cred_file, *config_file, *config_section;
-	int named;		/* $AWS_PROFILE chose it */
-};
-
-static void
-profile_open(struct profile *p)
-{
-	const char *home = getenv("HOME"), *v;
-
-	memset(p, 0, sizeof(*p));
-	p->named = (p->name = env_first("AWS_PROFILE", NULL)) != NULL;
-	if (!p->named)
-		p->name = "default";
-	if ((v = env_first("AWS_SHARED_CREDENTIALS_FILE", NULL)) != NULL)
-		p->cred_file = strdup(v);
-	else if (home != NULL &&
-	    asprintf(&p->cred_file, "%s/.aws/credentials", home) < 0)
-		p->cred_file = NULL;
-	if ((v = env_first("AWS_CONFIG_FILE", NULL)) != NULL)
-		p->config_file = strdup(v);
-	else if (home != NULL &&
-	    asprintf(&p->config_file, "%s/.aws/config", home) < 0)
-		p->config_file = NULL;
-	if (strcmp(p->name, "default") == 0)
-		p->config_section = strdup("default");
-	else if (asprintf(&p->config_section, "profile %s", p->name) < 0)
-		p->config_section = NULL;
-}
-
-static void
-profile_close(struct profile *p)
-{
-	free(p->cred_file);
-	free(p->config_file);
-	free(p->config_section);
-}
-
-/* A key of the profile: the credentials file first, then the config. */
-static char *
-profile_get(const struct profile *p, const char *key, int *found)
-{
-	char *v = ini_get(p->cred_file, p->name, key, found);
-
-	if (v == NULL && p->config_section != NULL)
-		v = ini_get(p->config_file, p->config_section, key, found);
-	return v;
 }
 
 /* ---- temporary credentials over HTTP --------------------------------- */
@@ -229,8 +93,8 @@ fetch(const char *method, const char *url, const char *header,
 	return out->oom ? -1 : status;
 }
 
-static time_t
-parse_time(const char *iso)
+time_t
+aws_parse_time(const char *iso)
 {
 	struct tm tm;
 	const char *end;
@@ -256,11 +120,11 @@ take_json_credentials(struct aws_config *c, const char *json)
 	t = yajl_tree_get(tree, tk, yajl_t_string);
 	e = yajl_tree_get(tree, ex, yajl_t_string);
 	if (a != NULL && s != NULL) {
-		drop_credentials(c);
+		aws_drop_credentials(c);
 		c->access_key_id = strdup(a->u.string);
 		c->secret_access_key = strdup(s->u.string);
 		c->session_token = t ? strdup(t->u.string) : NULL;
-		c->expiration = e ? parse_time(e->u.string) : 0;
+		c->expiration = e ? aws_parse_time(e->u.string) : 0;
 		ok = c->access_key_id && c->secret_access_key &&
 		    (t == NULL || c->session_token);
 	}
@@ -268,15 +132,47 @@ take_json_credentials(struct aws_config *c, const char *json)
 	return ok ? 0 : -1;
 }
 
-/* The container credentials endpoint, if this is a container. */
+/* What the SDKs let AWS_CONTAINER_CREDENTIALS_FULL_URI be: https to any
+ * host; plain http only to a loopback address or to the link-local
+ * addresses of the ECS agent and the EKS Pod Identity agent (a token
+ * sent in clear anywhere else could be read on the way). */
 static int
-from_container(struct aws_config *c, char *err, size_t errlen, int *tried)
+container_uri_allowed(const char *uri)
 {
-	const char *full = env_first("AWS_CONTAINER_CREDENTIALS_FULL_URI", NULL);
-	const char *rel = env_first("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	static const char *const hosts[] = { "localhost", "169.254.170.2",
+	    "169.254.170.23", "[fd00:ec2::23]", "fd00:ec2::23", "[::1]", "::1",
+	    NULL };
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int ok = 0;
+
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, uri, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		if (strcmp(scheme, "https") == 0)
+			ok = 1;
+		else if (strcmp(scheme, "http") == 0) {
+			ok = strncmp(host, "127.", 4) == 0 &&
+			    strspn(host, "0123456789.") == strlen(host);
+			for (size_t i = 0; !ok && hosts[i] != NULL; i++)
+				ok = strcasecmp(host, hosts[i]) == 0;
+		}
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/* The container credentials endpoint, if this is a container. */
+int
+aws_from_container(struct aws_config *c, char *err, size_t errlen, int *tried)
+{
+	const char *full = aws_env("AWS_CONTAINER_CREDENTIALS_FULL_URI", NULL);
+	const char *rel = aws_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 	    NULL);
-	const char *tok = env_first("AWS_CONTAINER_AUTHORIZATION_TOKEN", NULL);
-	const char *tokfile = env_first("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	const char *tok = aws_env("AWS_CONTAINER_AUTHORIZATION_TOKEN", NULL);
+	const char *tokfile = aws_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 	    NULL);
 	char *url = NULL, *header = NULL, *filetok = NULL;
 	struct obuf body = { .len = 0 };
@@ -286,6 +182,13 @@ from_container(struct aws_config *c, char *err, size_t errlen, int *tried)
 	if (full == NULL && rel == NULL)
 		return -1;
 	*tried = 1;
+	if (full != NULL && !container_uri_allowed(full)) {
+		snprintf(err, errlen, "container credentials endpoint: "
+		    "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http "
+		    "to a loopback address or to 169.254.170.2, "
+		    "169.254.170.23 or fd00:ec2::23");
+		return -1;
+	}
 	if (full != NULL)
 		url = strdup(full);
 	else if (asprintf(&url, "%s%s", CONTAINER_HOST, rel) < 0)
@@ -295,7 +198,7 @@ from_container(struct aws_config *c, char *err, size_t errlen, int *tried)
 		size_t cap = 0;
 
 		if (f != NULL && getline(&filetok, &cap, f) > 0)
-			tok = trim(filetok);
+			tok = aws_trim(filetok);
 		if (f != NULL)
 			fclose(f);
 	}
@@ -316,8 +219,8 @@ from_container(struct aws_config *c, char *err, size_t errlen, int *tried)
 	r = 0;
 out:
 	free(url);
-	wipe_free(header);
-	wipe_free(filetok);
+	aws_wipe_free(header);
+	aws_wipe_free(filetok);
 	if (body.p != NULL)
 		OPENSSL_cleanse(body.p, body.cap);
 	obuf_free(&body);
@@ -325,11 +228,11 @@ out:
 }
 
 /* EC2 instance metadata, IMDSv2: a session token, the role, its keys. */
-static int
-from_imds(struct aws_config *c, char *err, size_t errlen, int *tried)
+int
+aws_from_imds(struct aws_config *c, char *err, size_t errlen, int *tried)
 {
-	const char *base = env_first("AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL);
-	const char *off = env_first("AWS_EC2_METADATA_DISABLED", NULL);
+	const char *base = aws_env("AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL);
+	const char *off = aws_env("AWS_EC2_METADATA_DISABLED", NULL);
 	char url[1024], header[1024], role[256];
 	struct obuf body = { .len = 0 };
 	size_t n;
@@ -348,14 +251,14 @@ from_imds(struct aws_config *c, char *err, size_t errlen, int *tried)
 		goto out;	/* not on EC2: not an error of its own */
 	*tried = 1;
 	snprintf(header, sizeof(header), "X-aws-ec2-metadata-token: %s",
-	    trim(body.p));
+	    aws_trim(body.p));
 	snprintf(url, sizeof(url),
 	    "%.*s/latest/meta-data/iam/security-credentials/", (int)n, base);
 	if (fetch("GET", url, header, &body) != 200 || body.len < 2) {
 		snprintf(err, errlen, "instance metadata: no IAM role");
 		goto out;
 	}
-	snprintf(role, sizeof(role), "%s", trim(body.p));
+	snprintf(role, sizeof(role), "%s", aws_trim(body.p));
 	role[strcspn(role, "\n")] = '\0';
 	snprintf(url, sizeof(url),
 	    "%.*s/latest/meta-data/iam/security-credentials/%s", (int)n, base,
@@ -376,40 +279,60 @@ out:
 	return r;
 }
 
-/* Resolves credentials down the chain.  Returns 0, or -1 with err. */
+/* Web identity from the environment (IRSA): 1, 0 when not set, -1. */
 static int
-resolve_credentials(struct aws_config *c, const struct profile *p, char *err,
-    size_t errlen)
+from_web_identity_env(struct aws_config *c, char *err, size_t errlen)
+{
+	struct aws_role r = {
+		.role_arn = aws_env("AWS_ROLE_ARN", NULL),
+		.session_name = aws_env("AWS_ROLE_SESSION_NAME", NULL),
+		.token_file = aws_env("AWS_WEB_IDENTITY_TOKEN_FILE", NULL),
+	};
+
+	if (r.token_file == NULL || r.role_arn == NULL)
+		return 0;
+	c->source = AWS_SOURCE_WEB_IDENTITY;
+	return aws_sts_assume(c, &r, NULL, err, errlen) < 0 ? -1 : 1;
+}
+
+/* Resolves credentials down the chain (aws.h).  Returns 0, or -1 with
+ * err. */
+static int
+resolve_credentials(struct aws_config *c, const struct aws_profile *p,
+    char *err, size_t errlen)
 {
 	const char *v;
-	int found = 0, tried = 0;
+	int found = 0, tried = 0, r;
 
-	drop_credentials(c);
-	if ((v = env_first("AWS_ACCESS_KEY_ID", NULL)) != NULL &&
-	    env_first("AWS_SECRET_ACCESS_KEY", NULL) != NULL) {
+	aws_drop_credentials(c);
+	/* A profile named by AWS_PROFILE is an explicit choice: it comes
+	 * before the keys of the environment (which it may use, as
+	 * credential_source = Environment). */
+	if (p->named) {
+		if ((r = aws_profile_credentials(c, p, p->name, &found, err,
+		    errlen)) != 0)
+			return r < 0 ? -1 : 0;
+		snprintf(err, errlen, "profile %s: %s", p->name, found ?
+		    "no credentials (keys, role_arn or credential_process)" :
+		    "not found in the credentials or config file");
+		return -1;
+	}
+	if ((v = aws_env("AWS_ACCESS_KEY_ID", NULL)) != NULL &&
+	    aws_env("AWS_SECRET_ACCESS_KEY", NULL) != NULL) {
 		c->access_key_id = strdup(v);
 		c->secret_access_key = strdup(getenv("AWS_SECRET_ACCESS_KEY"));
-		if ((v = env_first("AWS_SESSION_TOKEN", NULL)) != NULL)
+		if ((v = aws_env("AWS_SESSION_TOKEN", NULL)) != NULL)
 			c->session_token = strdup(v);
 		c->source = AWS_SOURCE_ENV;
 		return c->access_key_id && c->secret_access_key ? 0 : -1;
 	}
-	c->access_key_id = profile_get(p, "aws_access_key_id", &found);
-	c->secret_access_key = profile_get(p, "aws_secret_access_key", &found);
-	if (c->access_key_id != NULL && c->secret_access_key != NULL) {
-		c->session_token = profile_get(p, "aws_session_token", &found);
-		c->source = AWS_SOURCE_PROFILE;
-		return 0;
-	}
-	drop_credentials(c);
-	if (p->named) {
-		snprintf(err, errlen, "profile %s: %s", p->name, found ?
-		    "no aws_access_key_id and aws_secret_access_key" :
-		    "not found in the credentials or config file");
-		return -1;
-	}
-	if (from_container(c, err, errlen, &tried) == 0 ||
-	    from_imds(c, err, errlen, &tried) == 0)
+	if ((r = from_web_identity_env(c, err, errlen)) != 0)
+		return r < 0 ? -1 : 0;
+	if ((r = aws_profile_credentials(c, p, p->name, &found, err,
+	    errlen)) != 0)
+		return r < 0 ? -1 : 0;
+	if (aws_from_container(c, err, errlen, &tried) == 0 ||
+	    aws_from_imds(c, err, errlen, &tried) == 0)
 		return 0;
 	if (!tried)
 		snprintf(err, errlen, "no credentials: set AWS_ACCESS_KEY_ID "
@@ -420,54 +343,68 @@ resolve_credentials(struct aws_config *c, const struct profile *p, char *err,
 int
 aws_credentials_fresh(struct aws_config *c, char *err, size_t errlen)
 {
-	int tried = 0;
+	struct aws_profile p;
+	int tried = 0, r;
 
 	if (c->expiration == 0 || time(NULL) < c->expiration - REFRESH_MARGIN)
 		return 0;
 	if (c->source == AWS_SOURCE_CONTAINER)
-		return from_container(c, err, errlen, &tried);
+		return aws_from_container(c, err, errlen, &tried);
 	if (c->source == AWS_SOURCE_IMDS)
-		return from_imds(c, err, errlen, &tried);
-	return 0;
+		return aws_from_imds(c, err, errlen, &tried);
+	/* A role or a process: the chain again, which reads the token file
+	 * again and runs the process again. */
+	aws_profile_open(&p);
+	r = resolve_credentials(c, &p, err, errlen);
+	aws_profile_close(&p);
+	return r;
 }
 
 int
 aws_config_load(struct aws_config *c, const char *queue_url,
     const char *endpoint_url, char *err, size_t errlen)
 {
-	struct profile p;
+	struct aws_profile p;
 	const char *v;
 	int found = 0;
 
 	memset(c, 0, sizeof(*c));
-	profile_open(&p);
-	if ((v = env_first("AWS_REGION", "AWS_DEFAULT_REGION")) != NULL)
+	aws_profile_open(&p);
+	if ((v = aws_env("AWS_REGION", "AWS_DEFAULT_REGION")) != NULL)
 		c->region = strdup(v);
-	else if (p.config_section == NULL || (c->region = ini_get(p.config_file,
-	    p.config_section, "region", &found)) == NULL)
-		c->region = region_of_url(queue_url);
+	else if ((c->region = aws_profile_get(&p, p.name, "region",
+	    &found)) == NULL)
+		c->region = aws_region_of_url(queue_url);
 	if (c->region == NULL) {
 		snprintf(err, errlen, "no region: set AWS_REGION");
 		goto fail;
 	}
 	if (endpoint_url == NULL)
-		endpoint_url = env_first("AWS_ENDPOINT_URL_SQS",
+		endpoint_url = aws_env("AWS_ENDPOINT_URL_SQS",
 		    "AWS_ENDPOINT_URL");
-	if (endpoint_url != NULL)
-		c->endpoint = strdup(endpoint_url);
-	else if (asprintf(&c->endpoint, "https://sqs.%s.amazonaws.com/",
-	    c->region) < 0)
-		c->endpoint = NULL;
-	if (c->endpoint == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
+	if (endpoint_url != NULL) {
+		if ((c->endpoint = strdup(endpoint_url)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
+	c->use_fips = aws_setting(&p, "AWS_USE_FIPS_ENDPOINT",
+	    "use_fips_endpoint");
+	c->use_dualstack = aws_setting(&p, "AWS_USE_DUALSTACK_ENDPOINT",
+	    "use_dualstack_endpoint");
+	if (c->endpoint == NULL && aws_default_endpoint(&c->endpoint, "sqs",
+	    c->region, c->use_fips, c->use_dualstack, err, errlen) < 0)
+		goto fail;
+	if ((v = aws_env("AWS_CA_BUNDLE", NULL)) != NULL)
+		c->ca_bundle = strdup(v);
+	else
+		c->ca_bundle = aws_profile_get(&p, p.name, "ca_bundle", &found);
 	if (resolve_credentials(c, &p, err, errlen) < 0)
 		goto fail;
-	profile_close(&p);
+	aws_profile_close(&p);
 	return 0;
 fail:
-	profile_close(&p);
+	aws_profile_close(&p);
 	aws_config_free(c);
 	return -1;
 }

@@ -173,9 +173,10 @@ sqs_open(const char *queue_url, const struct sqs_options *o, char *err,
 	q->max_attempts = SQS_DEFAULT_ATTEMPTS;
 	if ((v = getenv("AWS_MAX_ATTEMPTS")) != NULL && atoi(v) > 0)
 		q->max_attempts = atoi(v);
+	/* --ca-bundle, else $AWS_CA_BUNDLE or the profile's (aws.h) */
+	v = o->ca_bundle != NULL ? o->ca_bundle : q->aws.ca_bundle;
 	if ((q->queue_url = strdup(queue_url)) == NULL ||
-	    (o->ca_bundle != NULL &&
-	    (q->ca_bundle = strdup(o->ca_bundle)) == NULL) ||
+	    (v != NULL && (q->ca_bundle = strdup(v)) == NULL) ||
 	    asprintf(&q->sigv4, "aws:amz:%s:sqs", q->aws.region) < 0 ||
 	    (q->md5 = EVP_MD_fetch(NULL, "MD5", NULL)) == NULL ||
 	    (q->multi = curl_multi_init()) == NULL ||

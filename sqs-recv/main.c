@@ -92,9 +92,9 @@ usage(FILE *f)
 	    "  -V, --version                show the version\n"
 	    "\n"
 	    "Environment: AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, AWS_REGION,\n"
-	    "AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n"
-	    "AWS_SESSION_TOKEN, AWS_MAX_ATTEMPTS (set: give up after so many tries\n"
-	    "even when running on).\n"
+	    "AWS_DEFAULT_REGION, AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT,\n"
+	    "AWS_CA_BUNDLE; credentials as the AWS SDKs find them (sqs-recv(1));\n"
+	    "AWS_MAX_ATTEMPTS (set: give up after so many tries even when running on).\n"
 	    "\n"
 	    "Exit status: 0 done, 2 usage, 3 configuration, 4 writing failed,\n"
 	    "5 SQS failed.\n", f);

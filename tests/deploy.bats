@@ -67,6 +67,9 @@ print(json.dumps(eval(sys.argv[2])))' "$@"
 	[ "$(y "$k" '[x["kind"] for x in d]')" = '["ScaledObject", "TriggerAuthentication"]' ]
 	[ "$(y "$k" 'c["spec"]["scaleTargetRef"]["name"]')" = "$(y "$d" 'c["metadata"]["name"]')" ]
 	[ "$(y "$k" 'c["spec"]["triggers"][0]["type"]')" = '"aws-sqs-queue"' ]
+	# the pod runs as its ServiceAccount, which names an IRSA role
+	[ "$(y "$d" 'c["spec"]["template"]["spec"]["serviceAccountName"] == d[1]["metadata"]["name"]')" = true ]
+	y "$d" 'd[1]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]' | grep -q '^"arn:aws:iam::[0-9]\{12\}:role/'
 }
 
 @test "Kubernetes: a daily CronJob prunes the ledger with the Deployment's database settings" {

@@ -172,7 +172,7 @@ setup() {
 	[[ "$output" == *"try --protocol query"* ]]
 }
 
-@test "https: the peer is always verified; --ca-bundle names the CA" {
+@test "https: the peer is always verified; --ca-bundle, else AWS_CA_BUNDLE, names the CA" {
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
 	    -addext subjectAltName=IP:127.0.0.1 -keyout "$BATS_TEST_TMPDIR/key.pem" \
 	    -out "$BATS_TEST_TMPDIR/cert.pem" 2>/dev/null
@@ -182,9 +182,15 @@ setup() {
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"certificate"* ]]
 	run sqs-recv --endpoint-url "$url" --ca-bundle "$BATS_TEST_TMPDIR/cert.pem" --until-empty --wait-seconds 0
-	kill "$RESPONDER_PID"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
+	# AWS_CA_BUNDLE, as the SDKs read it, below --ca-bundle
+	AWS_CA_BUNDLE=$BATS_TEST_TMPDIR/cert.pem sqs-recv --endpoint-url "$url" --until-empty --wait-seconds 0
+	run env AWS_CA_BUNDLE=/dev/null sqs-recv --endpoint-url "$url" --until-empty --wait-seconds 0
+	[ "$status" -eq 3 ]
+	AWS_CA_BUNDLE=/dev/null sqs-recv --endpoint-url "$url" --ca-bundle "$BATS_TEST_TMPDIR/cert.pem" \
+	    --until-empty --wait-seconds 0
+	kill "$RESPONDER_PID"
 }
 
 @test "sqs-recv: SIGTERM during a long poll ends it at once, cleanly" {
@@ -295,6 +301,29 @@ sys.stdout.buffer.write(b)' >"$BATS_TEST_TMPDIR/body"
 		    >"$BATS_TEST_TMPDIR/out.$n"
 		[ "$(wc -l <"$BATS_TEST_TMPDIR/out.$n")" -eq "$n" ]
 	done
+}
+
+@test "credentials from moto's STS: its AssumeRole and AssumeRoleWithWebIdentity answers are read and used" {
+	seq 2 | fa_send "$QUEUE_URL"
+	mkdir -p "$BATS_TEST_TMPDIR/home/.aws"
+	echo 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJwb2QifQ.' >"$BATS_TEST_TMPDIR/token"
+	cat >"$BATS_TEST_TMPDIR/home/.aws/config" <<-INI
+	[profile base]
+	aws_access_key_id = $AWS_ACCESS_KEY_ID
+	aws_secret_access_key = $AWS_SECRET_ACCESS_KEY
+	[profile role]
+	role_arn = arn:aws:iam::123456789012:role/etl
+	source_profile = base
+	[profile web]
+	role_arn = arn:aws:iam::123456789012:role/irsa
+	web_identity_token_file = $BATS_TEST_TMPDIR/token
+	INI
+	export HOME=$BATS_TEST_TMPDIR/home AWS_ENDPOINT_URL_STS=$AWS_ENDPOINT_URL
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=role \
+	    sqs-recv --max-messages 1 --wait-seconds 1 >"$BATS_TEST_TMPDIR/out"
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=web \
+	    sqs-recv --max-messages 1 --wait-seconds 1 >>"$BATS_TEST_TMPDIR/out"
+	[ "$(jq -r .body "$BATS_TEST_TMPDIR/out" | sort | paste -sd,)" = "1,2" ]
 }
 
 # A tool a test left running when it failed.

@@ -13,8 +13,14 @@ Listens on a free loopback port and writes it to PORTFILE.  MODE:
               endpoint (GET /creds, Authorization: container-secret) and as
               EC2 instance metadata with IMDSv2 tokens; they expire
               --ttl SECONDS from now (default 3600).
+              It also plays STS: AssumeRole (signed) and
+              AssumeRoleWithWebIdentity answer with fresh credentials,
+              AKIDROLE<n> and AKIDWEB<n>, n counting the calls; a web
+              identity token "bad" is refused (InvalidIdentityToken).
 Each SQS request is logged to stderr as "<protocol> <action> <access key id>
-<token|-)>", each credentials request as "creds <kind>".
+<token|-)>", each credentials request as "creds <kind>", each STS call as
+"sts <action> <signing key id|-> role=<arn> session=<name> external=<id|->
+duration=<s|-> token=<web identity token|->".
 """
 import http.server
 import os
@@ -27,6 +33,15 @@ portfile, mode = sys.argv[1], sys.argv[2]
 upstream = sys.argv[3] if len(sys.argv) > 3 and not sys.argv[3].startswith("--") else None
 tls = sys.argv[sys.argv.index("--tls") + 1:sys.argv.index("--tls") + 3] if "--tls" in sys.argv else None
 ttl = int(sys.argv[sys.argv.index("--ttl") + 1]) if "--ttl" in sys.argv else 3600
+
+sts_calls = 0
+
+STS_ANSWER = ('<{0}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{0}Result>'
+              '<Credentials><AccessKeyId>{1}</AccessKeyId><SecretAccessKey>s3cr3t-{1}</SecretAccessKey>'
+              '<SessionToken>tok-{1}</SessionToken><Expiration>{2}</Expiration></Credentials>'
+              '</{0}Result></{0}Response>')
+STS_REFUSED = (b'<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code>'
+               b'<Message>the token is not valid</Message></Error></ErrorResponse>')
 
 UNKNOWN = (b'<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type>'
            b'<Code>InvalidAction</Code><Message>The action or operation requested is invalid.'
@@ -57,6 +72,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                     "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}).encode(),
                    "application/json")
 
+    def sts(self, action, form, signer):
+        import datetime
+        global sts_calls
+        get = lambda k: form.get(k, ["-"])[0]
+        sys.stderr.write("sts %s %s role=%s session=%s external=%s duration=%s token=%s\n" % (
+            action, signer, get("RoleArn"), get("RoleSessionName"), get("ExternalId"),
+            get("DurationSeconds"), get("WebIdentityToken")))
+        sys.stderr.flush()
+        if action == "AssumeRoleWithWebIdentity" and get("WebIdentityToken") == "bad":
+            return self.reply(400, STS_REFUSED, "text/xml")
+        sts_calls += 1
+        key = ("AKIDROLE%d" if action == "AssumeRole" else "AKIDWEB%d") % sts_calls
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl)
+        self.reply(200, STS_ANSWER.format(action, key, expires.strftime("%Y-%m-%dT%H:%M:%SZ")).encode(),
+                   "text/xml")
+
     def do_PUT(self):
         if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
             return self.reply(200, b"imds-session-token", "text/plain")
@@ -84,7 +115,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if target:
             sys.stderr.write("json %s %s %s\n" % (target.split(".")[-1], akid, token))
         else:
-            action = urllib.parse.parse_qs(body.decode()).get("Action", ["?"])[0]
+            form = urllib.parse.parse_qs(body.decode())
+            action = form.get("Action", ["?"])[0]
+            if action in ("AssumeRole", "AssumeRoleWithWebIdentity") and mode == "empty":
+                return self.sts(action, form, akid if action == "AssumeRole" else "-")
             sys.stderr.write("query %s %s %s\n" % (action, akid, token))
         sys.stderr.flush()
         if mode == "empty":
