@@ -24,11 +24,11 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=tests/unit/bin/%)
 
 # Each tool links only what it needs; the archive leaves the rest out.
-LIBS_sqs-recv := -lcurl -lyajl -lexpat -lcrypto
-LIBS_sqs-ack := -lcurl -lyajl -lexpat -lcrypto
+LIBS_sqs-recv := -lcurl -lyajl -lexpat -lcrypto -pthread
+LIBS_sqs-ack := -lcurl -lyajl -lexpat -lcrypto -pthread
 LIBS_pii-mask := -lyajl -lcrypto
 LIBS_pg-load := -lpq -lyajl -lcrypto -pthread
-UNIT_LIBS := -lcurl -lyajl -lexpat -lcrypto -lpq
+UNIT_LIBS := -lcurl -lyajl -lexpat -lcrypto -lpq -pthread
 
 all: $(BINS) $(MANS) $(MANS5)
 

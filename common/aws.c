@@ -2,6 +2,7 @@
  * aws.c - endpoint, region and credentials, as the AWS SDKs resolve them.
  * See aws.h.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "obuf.h"
 
 #define REFRESH_MARGIN 300	/* seconds before expiry to fetch again */
+#define REFRESH_URGENT 60	/* ... and to stop and wait for it */
 #define CONTAINER_HOST "http://169.254.170.2"
 #define IMDS_DEFAULT "http://169.254.169.254"
 
@@ -37,13 +39,17 @@ aws_drop_credentials(struct aws_config *c)
 	c->expiration = 0;
 }
 
+static void join_refresher(struct aws_config *c);
+
 void
 aws_config_free(struct aws_config *c)
 {
+	join_refresher(c);
 	aws_drop_credentials(c);
 	free(c->endpoint);
 	free(c->region);
 	free(c->ca_bundle);
+	pthread_mutex_destroy(&c->mu);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -340,17 +346,17 @@ resolve_credentials(struct aws_config *c, const struct aws_profile *p,
 	return -1;
 }
 
-int
-aws_credentials_fresh(struct aws_config *c, char *err, size_t errlen)
+/* Fetches credentials again from the source that gave c's, into c. */
+static int
+refresh(struct aws_config *c, enum aws_source source, char *err,
+    size_t errlen)
 {
 	struct aws_profile p;
 	int tried = 0, r;
 
-	if (c->expiration == 0 || time(NULL) < c->expiration - REFRESH_MARGIN)
-		return 0;
-	if (c->source == AWS_SOURCE_CONTAINER)
+	if (source == AWS_SOURCE_CONTAINER)
 		return aws_from_container(c, err, errlen, &tried);
-	if (c->source == AWS_SOURCE_IMDS)
+	if (source == AWS_SOURCE_IMDS)
 		return aws_from_imds(c, err, errlen, &tried);
 	/* A role or a process: the chain again, which reads the token file
 	 * again and runs the process again. */
@@ -358,6 +364,95 @@ aws_credentials_fresh(struct aws_config *c, char *err, size_t errlen)
 	r = resolve_credentials(c, &p, err, errlen);
 	aws_profile_close(&p);
 	return r;
+}
+
+/* The refresher thread: fetches into a copy of what the source needs,
+ * then swaps the credentials in under the lock.  A failure leaves the
+ * old ones, still valid for minutes; the next check tries again. */
+static void *
+refresher(void *arg)
+{
+	struct aws_config *c = arg, fresh;
+	char err[256];
+
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.region = c->region;		/* borrowed, never changed */
+	fresh.ca_bundle = c->ca_bundle;
+	fresh.use_fips = c->use_fips;
+	fresh.use_dualstack = c->use_dualstack;
+	if (refresh(&fresh, c->source, err, sizeof(err)) == 0) {
+		pthread_mutex_lock(&c->mu);
+		aws_drop_credentials(c);
+		c->access_key_id = fresh.access_key_id;
+		c->secret_access_key = fresh.secret_access_key;
+		c->session_token = fresh.session_token;
+		c->expiration = fresh.expiration;
+		c->source = fresh.source;
+		pthread_mutex_unlock(&c->mu);
+	} else
+		aws_drop_credentials(&fresh);
+	atomic_store(&c->refresh_done, 1);
+	return NULL;
+}
+
+/* Waits for the refresher, if one runs. */
+static void
+join_refresher(struct aws_config *c)
+{
+	if (c->refreshing) {
+		pthread_join(c->refresher, NULL);
+		c->refreshing = 0;
+	}
+}
+
+int
+aws_credentials_fresh(struct aws_config *c, char *err, size_t errlen)
+{
+	time_t now = time(NULL), expiration;
+
+	if (c->refreshing && atomic_load(&c->refresh_done))
+		join_refresher(c);
+	pthread_mutex_lock(&c->mu);
+	expiration = c->expiration;
+	pthread_mutex_unlock(&c->mu);
+	if (expiration == 0 || now < expiration - REFRESH_MARGIN)
+		return 0;
+	/* Still valid for a while: renewed in the background, and calls go
+	 * on with these meanwhile (a slow source stalls nothing). */
+	if (now < expiration - REFRESH_URGENT) {
+		if (!c->refreshing) {
+			sigset_t all, old;
+
+			/* Signals are the main thread's to take: they must
+			 * interrupt its waits. */
+			sigfillset(&all);
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			atomic_store(&c->refresh_done, 0);
+			c->refreshing = pthread_create(&c->refresher, NULL,
+			    refresher, c) == 0;
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		}
+		if (c->refreshing)
+			return 0;
+	}
+	/* About to expire, the background renewal having failed or not
+	 * finished: wait for it, then fetch here if need be. */
+	join_refresher(c);
+	if (c->expiration != 0 && time(NULL) < c->expiration - REFRESH_URGENT)
+		return 0;
+	return refresh(c, c->source, err, errlen);
+}
+
+void
+aws_credentials_lock(struct aws_config *c)
+{
+	pthread_mutex_lock(&c->mu);
+}
+
+void
+aws_credentials_unlock(struct aws_config *c)
+{
+	pthread_mutex_unlock(&c->mu);
 }
 
 int
@@ -369,6 +464,7 @@ aws_config_load(struct aws_config *c, const char *queue_url,
 	int found = 0;
 
 	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
 	aws_profile_open(&p);
 	if ((v = aws_env("AWS_REGION", "AWS_DEFAULT_REGION")) != NULL)
 		c->region = strdup(v);

@@ -30,6 +30,8 @@
 #ifndef AWS_H
 #define AWS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -54,6 +56,12 @@ struct aws_config {
 	char *session_token;	/* NULL unless temporary credentials */
 	enum aws_source source;
 	time_t expiration;	/* 0: never */
+	/* Temporary credentials are renewed by a thread of their own, which
+	 * swaps the new ones in under mu. */
+	pthread_mutex_t mu;
+	pthread_t refresher;
+	int refreshing;			/* refresher started, not joined */
+	atomic_int refresh_done;	/* ... and finished */
 };
 
 /*
@@ -85,9 +93,15 @@ int aws_default_endpoint(char **url, const char *service, const char *region,
  * with SUFFIX a partition's; NULL for any other URL.  To free. */
 char *aws_region_of_url(const char *url);
 
-/* Fetches temporary credentials again if they expire within five
- * minutes.  Returns 0, or -1 with a message in err. */
+/* Keeps temporary credentials fresh; call it before each request.
+ * Within five minutes of their expiry they are renewed by a thread of its
+ * own while requests go on with the current ones; within one minute,
+ * this waits for the renewal (or fetches itself).  Returns 0, or -1 with
+ * a message in err.  Read the credentials between aws_credentials_lock()
+ * and aws_credentials_unlock(): the renewal swaps them. */
 int aws_credentials_fresh(struct aws_config *c, char *err, size_t errlen);
+void aws_credentials_lock(struct aws_config *c);
+void aws_credentials_unlock(struct aws_config *c);
 
 /* Wipes the secrets and frees every string. */
 void aws_config_free(struct aws_config *c);

@@ -267,19 +267,22 @@ attempt(struct sqs_call *c)
 	    "Content-Type: application/x-amz-json-1.0");
 	if ((c->hdrs = h) != NULL && c->p != SQS_QUERY)
 		c->hdrs = h = curl_slist_append(h, target);
+	/* curl copies them: the renewal may swap them right after */
+	aws_credentials_lock(&q->aws);
 	if (h != NULL && q->aws.session_token != NULL) {
 		snprintf(token, sizeof(token), "X-Amz-Security-Token: %s",
 		    q->aws.session_token);
 		c->hdrs = h = curl_slist_append(h, token);
 		OPENSSL_cleanse(token, sizeof(token));
 	}
+	curl_easy_setopt(c->curl, CURLOPT_USERNAME, q->aws.access_key_id);
+	curl_easy_setopt(c->curl, CURLOPT_PASSWORD, q->aws.secret_access_key);
+	aws_credentials_unlock(&q->aws);
 	if (h == NULL || c->req.oom) {
 		snprintf(c->err, sizeof(c->err), "%s: out of memory", action);
 		sqs_call_end(c, SQS_EREFUSED);
 		return;
 	}
-	curl_easy_setopt(c->curl, CURLOPT_USERNAME, q->aws.access_key_id);
-	curl_easy_setopt(c->curl, CURLOPT_PASSWORD, q->aws.secret_access_key);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdrs);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, c->req.p);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)c->req.len);

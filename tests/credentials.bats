@@ -272,6 +272,34 @@ sts() {
 	[[ "$output" == *"credential_process: the answer is not Version 1"* ]]
 }
 
+@test "credentials: a slow source (2 s an answer) renews in the background; receives go on meanwhile" {
+	kill "$RESPONDER_PID"
+	# credentials inside the five-minute margin: renewed all the time
+	fa_responder empty --ttl 200 --slow 2
+	export AWS_ENDPOINT_URL=http://127.0.0.1:$RESPONDER_PORT SQS_QUEUE_URL=http://127.0.0.1:$RESPONDER_PORT/1/q
+	AWS_CONTAINER_CREDENTIALS_FULL_URI=$AWS_ENDPOINT_URL/creds AWS_CONTAINER_AUTHORIZATION_TOKEN=container-secret \
+	    sqs-recv --wait-seconds 0 >/dev/null &
+	pid=$!
+	for _ in $(seq 100); do	# the first fetch, which must wait
+		grep -q '^json' "$RESPONDER_LOG" && break
+		sleep 0.1
+	done
+	sleep 5
+	kill "$pid"
+	wait "$pid" || true
+	creds=$(grep -c '^creds container' "$RESPONDER_LOG")
+	json=$(grep -c '^json' "$RESPONDER_LOG")
+	echo "in about 5 s: $creds slow fetches, $json receives"
+	# two renewals or more ran, and the receives did not wait for them
+	# (waiting, there would be one receive per fetch)
+	[ "$creds" -ge 3 ]
+	[ "$json" -ge $((creds * 10)) ]
+	# between the answers of the second and third fetch (2 s), receives
+	# went on
+	between=$(awk '/^creds/ { c++ } /^json/ && c == 2 { n++ } END { print n + 0 }' "$RESPONDER_LOG")
+	[ "$between" -ge 5 ]
+}
+
 @test "credentials: none anywhere is a configuration error naming what to set" {
 	run sqs-recv --until-empty
 	[ "$status" -eq 3 ]

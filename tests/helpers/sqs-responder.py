@@ -12,7 +12,8 @@ Listens on a free loopback port and writes it to PORTFILE.  MODE:
               result, and serves temporary credentials as a container
               endpoint (GET /creds, Authorization: container-secret) and as
               EC2 instance metadata with IMDSv2 tokens; they expire
-              --ttl SECONDS from now (default 3600).
+              --ttl SECONDS from now (default 3600), each answered
+              --slow SECONDS late (default 0).
               It also plays STS: AssumeRole (signed) and
               AssumeRoleWithWebIdentity answer with fresh credentials,
               AKIDROLE<n> and AKIDWEB<n>, n counting the calls; a web
@@ -33,6 +34,7 @@ portfile, mode = sys.argv[1], sys.argv[2]
 upstream = sys.argv[3] if len(sys.argv) > 3 and not sys.argv[3].startswith("--") else None
 tls = sys.argv[sys.argv.index("--tls") + 1:sys.argv.index("--tls") + 3] if "--tls" in sys.argv else None
 ttl = int(sys.argv[sys.argv.index("--ttl") + 1]) if "--ttl" in sys.argv else 3600
+slow = float(sys.argv[sys.argv.index("--slow") + 1]) if "--slow" in sys.argv else 0
 
 sts_calls = 0
 
@@ -64,6 +66,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def creds(self, kind, key):
         import datetime
         import json
+        import time
+        time.sleep(slow)
         sys.stderr.write("creds %s\n" % kind)
         sys.stderr.flush()
         expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl)
