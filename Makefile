@@ -36,11 +36,13 @@ bin/%: %/main.o common/libcommon.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< common/libcommon.a $(LIBS_$*) $(LDLIBS)
 
-# One EXIT STATUS section, and one text for the options every tool has,
-# spliced into every page.
-man/%.1: man/%.1.in man/exit-status.mdoc man/stats-options.mdoc
+# One EXIT STATUS section, one text for the options every tool has and
+# one for the AWS environment of the SQS tools, spliced into the pages.
+man/%.1: man/%.1.in man/exit-status.mdoc man/stats-options.mdoc \
+    man/aws-environment.mdoc
 	sed -e '/^@EXIT_STATUS@$$/{r man/exit-status.mdoc' -e 'd;}' \
-	    -e '/^@STATS_OPTIONS@$$/{r man/stats-options.mdoc' -e 'd;}' $< > $@
+	    -e '/^@STATS_OPTIONS@$$/{r man/stats-options.mdoc' -e 'd;}' \
+	    -e '/^@AWS_ENVIRONMENT@$$/{r man/aws-environment.mdoc' -e 'd;}' $< > $@
 
 man/%.5: man/%.5.in
 	cp $< $@

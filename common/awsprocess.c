@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -138,7 +139,8 @@ aws_process_credentials(struct aws_config *c, const char *command,
 	char *words = strdup(command), *argv[PROCESS_MAX_ARGS];
 	posix_spawn_file_actions_t fa;
 	struct obuf out = { .len = 0 };
-	int fds[2] = { -1, -1 }, status, got, ret = -1;
+	int fds[2] = { -1, -1 }, status = 0, got, ret = -1;
+	long long deadline;
 	pid_t pid = -1;
 
 	if (words == NULL || split(words, argv, PROCESS_MAX_ARGS) <= 0) {
@@ -167,12 +169,23 @@ aws_process_credentials(struct aws_config *c, const char *command,
 	fds[1] = -1;
 	if (pid < 0)
 		goto out;
-	got = read_answer(fds[0], &out, backoff_now_ms() +
-	    AWS_PROCESS_TIMEOUT_MS);
-	if (got < 0)
+	deadline = backoff_now_ms() + AWS_PROCESS_TIMEOUT_MS;
+	got = read_answer(fds[0], &out, deadline);
+	/* A command that closed its output may still run on: it has the
+	 * rest of the time to exit. */
+	while (got == 0 && waitpid(pid, &status, WNOHANG) == 0) {
+		struct timespec tick = { 0, 10000000 };
+
+		if (backoff_now_ms() >= deadline)
+			got = -1;
+		else
+			nanosleep(&tick, NULL);
+	}
+	if (got < 0) {
 		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
 	obuf_putc(&out, '\0');
 	if (got < 0)
 		snprintf(err, errlen, "credential_process: %.100s: no whole "

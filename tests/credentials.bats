@@ -216,6 +216,9 @@ sts() {
 	[profile env-role]
 	role_arn = arn:aws:iam::3:role/env
 	credential_source = Environment
+	[profile ecs-role]
+	role_arn = arn:aws:iam::4:role/ecs
+	credential_source = EcsContainer
 	INI
 	AWS_PROFILE=ops sqs-recv --until-empty --wait-seconds 0
 	sts | grep -qx 'sts AssumeRole AKIDBASE role=arn:aws:iam::111111111111:role/ops session=etl external=ext-7 duration=900 token=-'
@@ -235,6 +238,12 @@ sts() {
 	    sqs-recv --until-empty --wait-seconds 0
 	sts | grep -q '^sts AssumeRole AKIDENVSRC role=arn:aws:iam::3:role/env '
 	[ "$(signed_with)" = "AKIDROLE4 token" ]
+	# or the container endpoint's
+	: >"$RESPONDER_LOG"
+	AWS_PROFILE=ecs-role AWS_CONTAINER_CREDENTIALS_FULL_URI=$AWS_ENDPOINT_URL/creds \
+	    AWS_CONTAINER_AUTHORIZATION_TOKEN=container-secret sqs-recv --until-empty --wait-seconds 0
+	sts | grep -q '^sts AssumeRole AKIDCONTAINER role=arn:aws:iam::4:role/ecs '
+	[ "$(signed_with)" = "AKIDROLE5 token" ]
 }
 
 @test "credentials: credential_process, run without a shell, its answer checked, its stderr passed through" {
