@@ -77,6 +77,18 @@ drained() {
 	[ "$(($(fa_queue_count "$QUEUE_URL") + $(fa_queue_count "$DLQ_URL")))" -eq "$2" ]
 }
 
+# drain_and_stop: once the service is back, the 240 valid messages
+# stored; then SIGTERM, exit 0, and the checks of drained().
+drain_and_stop() {
+	until_rows 240 120
+	sleep 3		# the last deletes
+	kill -TERM "$PIPE_PID"
+	wait "$PIPE_PID"
+	PIPE_PID=
+	drained 240 6
+	figures
+}
+
 # figures: what docs/reliability.md quotes (bats --show-output-of-passing-tests).
 figures() {
 	grep -E 'is failing|answers again' "$BATS_TEST_TMPDIR/err" || true
@@ -112,13 +124,7 @@ figures() {
 	[ "$OUTAGE" -lt 12 ] ||
 	    grep -qx 'fetch_awards_service_up{tool="sqs-recv",service="sqs"} 0' "$BATS_TEST_TMPDIR/m/fa.sqs-recv.prom"
 	proxy "$port"
-	until_rows 240 120
-	sleep 3		# the last deletes
-	kill -TERM "$PIPE_PID"
-	wait "$PIPE_PID"
-	PIPE_PID=
-	drained 240 6
-	figures
+	drain_and_stop
 	# one line when SQS went away and one when it came back, per tool
 	for t in sqs-recv sqs-ack; do
 		[ "$(grep -c "^$t: sqs is failing: " "$BATS_TEST_TMPDIR/err")" -eq 1 ]
@@ -148,13 +154,7 @@ figures() {
 	[ "$OUTAGE" -lt 12 ] ||
 	    grep -qx 'fetch_awards_service_up{tool="pg-load",service="postgresql"} 0' "$BATS_TEST_TMPDIR/m/fa.pg-load.prom"
 	fa_pg_restart_stopped
-	until_rows 240 120
-	sleep 3		# the last deletes
-	kill -TERM "$PIPE_PID"
-	wait "$PIPE_PID"
-	PIPE_PID=
-	drained 240 6
-	figures
+	drain_and_stop
 	[ "$(grep -c '^pg-load: postgresql is failing: ' "$BATS_TEST_TMPDIR/err")" -eq 1 ]
 	[ "$(grep -c '^pg-load: postgresql answers again after ' "$BATS_TEST_TMPDIR/err")" -eq 1 ]
 	m=$BATS_TEST_TMPDIR/m/fa.pg-load.prom
