@@ -309,6 +309,24 @@ sts() {
 	[ "$between" -ge 5 ]
 }
 
+@test "credentials: a credential_process that does not answer is killed after 60 s" {
+	cat >"$BATS_TEST_TMPDIR/stuck" <<-'SH'
+	#!/bin/sh
+	echo $$ >"$0.pid"
+	exec sleep 300
+	SH
+	chmod +x "$BATS_TEST_TMPDIR/stuck"
+	printf '[profile stuck]\ncredential_process = %s\n' "$BATS_TEST_TMPDIR/stuck" >"$HOME/.aws/config"
+	start=$(date +%s)
+	run env AWS_PROFILE=stuck sqs-recv --until-empty --wait-seconds 0
+	took=$(($(date +%s) - start))
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"credential_process: "*"stuck: no whole answer within 60 s"* ]]
+	[ "$took" -ge 59 ] && [ "$took" -le 75 ]
+	run kill -0 "$(cat "$BATS_TEST_TMPDIR/stuck.pid")"
+	[ "$status" -ne 0 ]	# killed, not left behind
+}
+
 @test "credentials: none anywhere is a configuration error naming what to set" {
 	run sqs-recv --until-empty
 	[ "$status" -eq 3 ]
