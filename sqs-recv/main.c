@@ -240,7 +240,8 @@ renewed(struct recv *r)
 		int keep = st == SQS_EFAILED || e->deleted ||
 		    (st == SQS_OK && strcmp(e->code, "NoAnswer") == 0);
 
-		if (!keep || r->hold_refused) {
+		/* (holds taken meanwhile may have filled the list) */
+		if (!keep || r->hold_refused || r->nheld == HOLD_MAX) {
 			free((char *)e->receipt_handle);
 			continue;
 		}
