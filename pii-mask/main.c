@@ -316,7 +316,10 @@ main(int argc, char *argv[])
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
-	tool_catch_signals();	/* a signal from here on ends cleanly */
+	/* From here a signal ends cleanly, and any exit, a bad key's
+	 * included, leaves its stats. */
+	tool_catch_signals();
+	stats_init(&m.stats, "pii-mask", counters, "lines");
 	if (key_path == NULL || *key_path == '\0')
 		errx(EXIT_CONFIG, "no key: give --key-file or set "
 		    "PII_MASK_KEY_FILE");
@@ -328,7 +331,6 @@ main(int argc, char *argv[])
 		    "library");
 
 	tool_init_output();
-	stats_init(&m.stats, "pii-mask", counters, "lines");
 	if (lines_init(&in, 0, NDJSON_MAX_LINE) < 0)
 		err(EXIT_IO, "line buffer");
 	/* A line may be a body, and a body must have every key once. */

@@ -192,4 +192,10 @@ rows() {
 	[ "$status" -eq 3 ]
 	[ -f "$BATS_TEST_TMPDIR/r.prom" ]
 	printf '%s\n' "$stderr" | grep -q '^{"tool":"sqs-recv"'
+	# a key that is missing: a configuration error, its metrics left
+	run --separate-stderr env -u PII_MASK_KEY_FILE pii-mask --stats \
+	    --metrics-file "$BATS_TEST_TMPDIR/m.prom" </dev/null
+	[ "$status" -eq 3 ]
+	grep -qx 'fetch_awards_read_lines_total{tool="pii-mask"} 0' "$BATS_TEST_TMPDIR/m.prom"
+	printf '%s\n' "$stderr" | grep -q '^{"tool":"pii-mask"'
 }
