@@ -39,6 +39,35 @@ aws_drop_credentials(struct aws_config *c)
 	c->expiration = 0;
 }
 
+int
+aws_set_credentials(struct aws_config *c, const char *key, const char *secret,
+    const char *token, const char *expiration)
+{
+	aws_drop_credentials(c);
+	c->access_key_id = strdup(key);
+	c->secret_access_key = strdup(secret);
+	c->session_token = token != NULL ? strdup(token) : NULL;
+	c->expiration = expiration != NULL ? aws_parse_time(expiration) : 0;
+	if (c->access_key_id == NULL || c->secret_access_key == NULL ||
+	    (token != NULL && c->session_token == NULL)) {
+		aws_drop_credentials(c);
+		return -1;
+	}
+	return 0;
+}
+
+int
+aws_from_env(struct aws_config *c)
+{
+	const char *k = aws_env("AWS_ACCESS_KEY_ID", NULL),
+	    *s = aws_env("AWS_SECRET_ACCESS_KEY", NULL);
+
+	if (k == NULL || s == NULL)
+		return 0;
+	return aws_set_credentials(c, k, s, aws_env("AWS_SESSION_TOKEN", NULL),
+	    NULL) < 0 ? -1 : 1;
+}
+
 static void join_refresher(struct aws_config *c);
 
 void
@@ -55,12 +84,12 @@ aws_config_free(struct aws_config *c)
 
 /* ---- temporary credentials over HTTP --------------------------------- */
 
-static size_t
-collect(char *data, size_t size, size_t nmemb, void *ctx)
+size_t
+aws_collect(char *data, size_t size, size_t nmemb, void *ctx)
 {
 	struct obuf *b = ctx;
 
-	if (b->len + size * nmemb > 65536)
+	if (b->len + size * nmemb > AWS_MAX_ANSWER)
 		return 0;
 	obuf_put(b, data, size * nmemb);
 	return size * nmemb;
@@ -84,7 +113,7 @@ fetch(const char *method, const char *url, const char *header,
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, aws_collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	/* The metadata services answer at once or are not there. */
@@ -125,15 +154,9 @@ take_json_credentials(struct aws_config *c, const char *json)
 	s = yajl_tree_get(tree, sk, yajl_t_string);
 	t = yajl_tree_get(tree, tk, yajl_t_string);
 	e = yajl_tree_get(tree, ex, yajl_t_string);
-	if (a != NULL && s != NULL) {
-		aws_drop_credentials(c);
-		c->access_key_id = strdup(a->u.string);
-		c->secret_access_key = strdup(s->u.string);
-		c->session_token = t ? strdup(t->u.string) : NULL;
-		c->expiration = e ? aws_parse_time(e->u.string) : 0;
-		ok = c->access_key_id && c->secret_access_key &&
-		    (t == NULL || c->session_token);
-	}
+	if (a != NULL && s != NULL)
+		ok = aws_set_credentials(c, a->u.string, s->u.string,
+		    t ? t->u.string : NULL, e ? e->u.string : NULL) == 0;
 	yajl_tree_free(tree);
 	return ok ? 0 : -1;
 }
@@ -307,7 +330,6 @@ static int
 resolve_credentials(struct aws_config *c, const struct aws_profile *p,
     char *err, size_t errlen)
 {
-	const char *v;
 	int found = 0, tried = 0, r;
 
 	aws_drop_credentials(c);
@@ -323,14 +345,11 @@ resolve_credentials(struct aws_config *c, const struct aws_profile *p,
 		    "not found in the credentials or config file");
 		return -1;
 	}
-	if ((v = aws_env("AWS_ACCESS_KEY_ID", NULL)) != NULL &&
-	    aws_env("AWS_SECRET_ACCESS_KEY", NULL) != NULL) {
-		c->access_key_id = strdup(v);
-		c->secret_access_key = strdup(getenv("AWS_SECRET_ACCESS_KEY"));
-		if ((v = aws_env("AWS_SESSION_TOKEN", NULL)) != NULL)
-			c->session_token = strdup(v);
+	if ((r = aws_from_env(c)) != 0) {
 		c->source = AWS_SOURCE_ENV;
-		return c->access_key_id && c->secret_access_key ? 0 : -1;
+		if (r < 0)
+			snprintf(err, errlen, "out of memory");
+		return r < 0 ? -1 : 0;
 	}
 	if ((r = from_web_identity_env(c, err, errlen)) != 0)
 		return r < 0 ? -1 : 0;

@@ -74,6 +74,22 @@ int aws_from_container(struct aws_config *c, char *err, size_t errlen,
     int *tried);
 int aws_from_imds(struct aws_config *c, char *err, size_t errlen, int *tried);
 
+/* Replaces c's credentials with copies of these (token NULL: none;
+ * expiration NULL: never, else an ISO 8601 time).  Returns 0, or -1 when
+ * memory is short (c then has none). */
+int aws_set_credentials(struct aws_config *c, const char *key,
+    const char *secret, const char *token, const char *expiration);
+
+/* The keys of the environment, $AWS_ACCESS_KEY_ID and
+ * $AWS_SECRET_ACCESS_KEY (and $AWS_SESSION_TOKEN): 1 with them in c, 0
+ * when they are not set, -1 when memory is short. */
+int aws_from_env(struct aws_config *c);
+
+/* A libcurl write callback that appends to the struct obuf ctx, up to
+ * AWS_MAX_ANSWER bytes (beyond, the transfer fails). */
+#define AWS_MAX_ANSWER 65536
+size_t aws_collect(char *data, size_t size, size_t nmemb, void *ctx);
+
 void aws_drop_credentials(struct aws_config *c);
 void aws_wipe_free(char *s);
 time_t aws_parse_time(const char *iso8601);

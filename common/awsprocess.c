@@ -23,7 +23,6 @@
 #include "obuf.h"
 
 #define PROCESS_MAX_ARGS 32
-#define PROCESS_MAX_ANSWER 65536
 
 extern char **environ;
 
@@ -82,7 +81,7 @@ read_answer(int fd, struct obuf *out, long long deadline)
 		}
 		if (n == 0)
 			return 0;
-		if (out->len + (size_t)n > PROCESS_MAX_ANSWER)
+		if (out->len + (size_t)n > AWS_MAX_ANSWER)
 			return -1;
 		obuf_put(out, buf, (size_t)n);
 	}
@@ -117,17 +116,9 @@ take_answer(struct aws_config *c, const char *json, char *err, size_t errlen)
 	else if (e != NULL && aws_parse_time(e->u.string) == 0)
 		snprintf(err, errlen, "credential_process: Expiration is not "
 		    "an ISO 8601 time");
-	else {
-		aws_drop_credentials(c);
-		c->access_key_id = strdup(a->u.string);
-		c->secret_access_key = strdup(s->u.string);
-		c->session_token = t != NULL ? strdup(t->u.string) : NULL;
-		c->expiration = e != NULL ? aws_parse_time(e->u.string) : 0;
-		ok = c->access_key_id != NULL && c->secret_access_key != NULL &&
-		    (t == NULL || c->session_token != NULL) ? 0 : -1;
-		if (ok < 0)
-			snprintf(err, errlen, "out of memory");
-	}
+	else if ((ok = aws_set_credentials(c, a->u.string, s->u.string,
+	    t != NULL ? t->u.string : NULL, e != NULL ? e->u.string : NULL)) < 0)
+		snprintf(err, errlen, "out of memory");
 	yajl_tree_free(tree);
 	return ok;
 }

@@ -152,20 +152,15 @@ credential_source(struct aws_config *src, const char *name, const char *kind,
 	int tried = 0;
 
 	if (strcmp(kind, "Environment") == 0) {
-		const char *k = aws_env("AWS_ACCESS_KEY_ID", NULL),
-		    *s = aws_env("AWS_SECRET_ACCESS_KEY", NULL),
-		    *t = aws_env("AWS_SESSION_TOKEN", NULL);
+		int r = aws_from_env(src);
 
-		if (k == NULL || s == NULL) {
+		if (r == 0)
 			snprintf(err, errlen, "profile %s: credential_source "
 			    "Environment: AWS_ACCESS_KEY_ID and "
 			    "AWS_SECRET_ACCESS_KEY are not set", name);
-			return -1;
-		}
-		src->access_key_id = strdup(k);
-		src->secret_access_key = strdup(s);
-		src->session_token = t != NULL ? strdup(t) : NULL;
-		return 0;
+		else if (r < 0)
+			snprintf(err, errlen, "out of memory");
+		return r == 1 ? 0 : -1;
 	}
 	if (strcmp(kind, "Ec2InstanceMetadata") == 0) {
 		if (aws_from_imds(src, err, errlen, &tried) == 0)

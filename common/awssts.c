@@ -18,7 +18,6 @@
 #include "xml.h"
 
 #define STS_VERSION "2011-06-15"
-#define STS_MAX_ANSWER 65536
 #define STS_MAX_TOKEN 16384	/* a web identity token (a JWT) */
 
 /* What the answer says. */
@@ -68,17 +67,6 @@ answer_free(struct answer *a)
 	free(a->expiration);
 	free(a->code);
 	free(a->message);
-}
-
-static size_t
-collect(char *data, size_t size, size_t nmemb, void *ctx)
-{
-	struct obuf *b = ctx;
-
-	if (b->len + size * nmemb > STS_MAX_ANSWER)
-		return 0;
-	obuf_put(b, data, size * nmemb);
-	return size * nmemb;
 }
 
 /* ",&Name=value", the value form-encoded. */
@@ -212,7 +200,7 @@ aws_sts_assume(struct aws_config *c, const struct aws_role *r,
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.p);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body.len);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, aws_collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
