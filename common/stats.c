@@ -311,12 +311,6 @@ count_of(struct stats *s, const char *name)
 	return 0;
 }
 
-static long
-count_at(const struct stats *s, size_t i)
-{
-	return atomic_load(&s->counts[i]);
-}
-
 /* The lag histogram: cumulative buckets, then +Inf, sum and count. */
 static void
 lag_metrics(struct obuf *b, const struct stats *s)
@@ -397,7 +391,7 @@ write_metrics(struct stats *s)
 		snprintf(name, sizeof(name), "%s_total", c->family);
 		family(&b, name, "counter", c->help);
 		series(&b, s, name, NULL);
-		value_ll(&b, count_at(s, i));
+		value_ll(&b, atomic_load(&s->counts[i]));
 	}
 	while (atomic_flag_test_and_set(&s->reasons_busy))
 		;

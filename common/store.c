@@ -156,21 +156,24 @@ store_sleep_backoff(int n)
 	nanosleep(&ts, NULL);
 }
 
-/* The deadline of a retry loop started now: a time on backoff_now_ms()'s
- * clock, or -1 for none.  Once the tool is asked to stop, a loop without
- * a limit ends STORE_STOP_RETRY_MS later. */
+/* The deadline of a retry loop that starts now, on backoff_now_ms()'s
+ * clock: now + retry_ms, or -1 for none. */
+static long long
+retry_limit(const struct store *s, long long now)
+{
+	return s->o.retry_ms < 0 ? -1 : now + s->o.retry_ms;
+}
+
+/* deadline, brought forward once the tool is asked to stop: a loop ends
+ * STORE_STOP_RETRY_MS after the first failure seen while stopping. */
 static long long
 retry_deadline(const struct store *s, long long now, long long deadline)
 {
-	long long stop_by;
+	long long stop_by = now + STORE_STOP_RETRY_MS;
 
-	if (deadline == -2)
-		deadline = s->o.retry_ms < 0 ? -1 : now + s->o.retry_ms;
-	if (s->o.stop != NULL && *s->o.stop) {
-		stop_by = now + STORE_STOP_RETRY_MS;
-		if (deadline < 0 || deadline > stop_by)
-			deadline = stop_by;
-	}
+	if (s->o.stop != NULL && *s->o.stop &&
+	    (deadline < 0 || deadline > stop_by))
+		deadline = stop_by;
 	return deadline;
 }
 
@@ -190,7 +193,7 @@ store_open(const struct store_options *o, char *err, size_t errlen)
 		return NULL;
 	}
 	s->o = *o;
-	deadline = retry_deadline(s, backoff_now_ms(), -2);
+	deadline = retry_limit(s, backoff_now_ms());
 	for (int tries = 0;; tries++) {
 		PGPing ping;
 		char *nl;
@@ -410,7 +413,7 @@ store_commit(struct store *s, struct store_batch *b, store_result_fn *fn,
 		store_batch_clear(b);
 		return -1;
 	}
-	deadline = retry_deadline(s, start, -2);
+	deadline = retry_limit(s, start);
 	for (;;) {
 		/* Every attempt starts from the batch as it was added. */
 		for (size_t i = 0; i < s->b->nitems; i++)
